@@ -1,0 +1,121 @@
+/**
+ * `apply(graph, arch)`: substitutes every choice by its chosen candidate (or the reduction of the chosen
+ * inputs) and drops what is no longer reachable. Parameters keep their paths, so supernet weights load into
+ * the fixed graph directly.
+ *
+ * @example
+ * const fixed = apply(graph, { conv1: [1], skipcon: [] }); // Either<readonly IRError[], Graph>
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { type IRError, GraphError, toIRError } from './errors.ts';
+import type { Graph } from './graph.ts';
+import { type Node, mkNode, withInputs } from './node.ts';
+import { shapeEq, showShape } from './shape.ts';
+
+/**
+ * A canonical architecture: for each key, the chosen candidate indices in ascending order (exactly one for a
+ * layer choice). `resolveArchitecture` turns NNI's JSON forms into this.
+ */
+export type Architecture = Readonly<Record<string, readonly number[]>>;
+
+const absentError = (absent: Node, consumer: Node): IRError => {
+  const key = absent.op.kind === 'absent' ? absent.op.key : '?';
+  return {
+    tag: 'AbsentValue',
+    key,
+    consumer: consumer.name,
+    message: `input choice '${key}' chose nothing, but ${consumer.name} (${consumer.op.kind}) needs its value; only add() accepts an absent input`,
+  };
+};
+
+/**
+ * The fixed graph of `arch`. Only the chosen path is visited, so choices nested inside unchosen candidates are
+ * never evaluated. Errors: a key missing from `arch`, an index out of range, an empty selection flowing into an
+ * op other than `add`, or a fixed output whose shape differs from the supernet's.
+ */
+export const apply = (g: Graph, arch: Architecture): E.Either<readonly IRError[], Graph> => {
+  const memo = new Map<string, Node>();
+  const errors: IRError[] = [];
+
+  const choice = (key: string, n: number, at: string): readonly number[] => {
+    const chosen = arch[key];
+    if (chosen === undefined) {
+      throw new GraphError({ tag: 'BuildFailed', message: `architecture has no value for key '${key}' (needed at ${at})` });
+    }
+    for (const i of chosen) {
+      if (!(Number.isInteger(i) && i >= 0 && i < n)) {
+        throw new GraphError({ tag: 'BuildFailed', message: `architecture value for '${key}' has index ${i}, but ${at} has ${n} candidates` });
+      }
+    }
+    return chosen;
+  };
+
+  const visit = (node: Node): Node => {
+    const done = memo.get(node.id);
+    if (done !== undefined) return done;
+    const op = node.op;
+    let out: Node;
+    switch (op.kind) {
+      case 'layerChoice': {
+        const chosen = choice(op.key, node.inputs.length, node.name);
+        if (chosen.length !== 1) {
+          throw new GraphError({ tag: 'BuildFailed', message: `layer choice '${op.key}' needs exactly one candidate, got [${chosen.join(', ')}]` });
+        }
+        out = visit(node.inputs[chosen[0]!]!);
+        break;
+      }
+      case 'inputChoice': {
+        const chosen = choice(op.key, node.inputs.length, node.name);
+        if (op.nChosen !== null && chosen.length !== op.nChosen) {
+          throw new GraphError({ tag: 'BuildFailed', message: `input choice '${op.key}' needs ${op.nChosen} inputs, got [${chosen.join(', ')}]` });
+        }
+        const xs = chosen.map((i) => visit(node.inputs[i]!));
+        if (xs.length === 0) out = mkNode({ kind: 'absent', key: op.key, shape: node.shape }, [], node.name);
+        else if (op.reduction === 'none') out = xs[op.position]!;
+        else if (xs.length === 1) out = xs[0]!;
+        else if (op.reduction === 'concat') out = mkNode({ kind: 'concat' }, xs, node.name);
+        else {
+          const sum = mkNode({ kind: 'add' }, xs, node.name);
+          out = op.reduction === 'mean' ? mkNode({ kind: 'scale', factor: 1 / xs.length }, [sum], node.name) : sum;
+        }
+        break;
+      }
+      default: {
+        const ins = node.inputs.map(visit);
+        const absent = ins.filter((x) => x.op.kind === 'absent');
+        if (absent.length === 0) out = withInputs(node, ins);
+        else if (op.kind === 'add') {
+          const present = ins.filter((x) => x.op.kind !== 'absent');
+          out = present.length === 0 ? absent[0]! : present.length === 1 ? present[0]! : mkNode(op, present, node.name);
+        } else {
+          // Record every such error, and go on with the node as it was so that later errors are found too.
+          for (const a of absent) errors.push(absentError(a, node));
+          out = node;
+        }
+      }
+    }
+    memo.set(node.id, out);
+    return out;
+  };
+
+  try {
+    const outputs = g.outputs.map(visit);
+    outputs.forEach((o, i) => {
+      const want = g.outputs[i]!;
+      if (o.op.kind === 'absent') {
+        errors.push({ tag: 'AbsentValue', key: o.op.key, consumer: 'the model output', message: `input choice '${o.op.key}' chose nothing, and its value is the model's output` });
+      } else if (!shapeEq(o.shape, want.shape)) {
+        errors.push({
+          tag: 'ShapeMismatch',
+          node: want.name,
+          op: want.op.kind,
+          shapes: [want.shape, o.shape],
+          message: `output ${i} of the fixed model has shape ${showShape(o.shape)}, the supernet's has ${showShape(want.shape)}`,
+        });
+      }
+    });
+    return errors.length > 0 ? E.left(errors) : E.right({ inputs: g.inputs, outputs });
+  } catch (e) {
+    return E.left([...errors, toIRError(e)]);
+  }
+};

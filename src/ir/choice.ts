@@ -1,0 +1,100 @@
+/**
+ * Choice nodes with NNI's semantics (see shared/NNI-SEMANTICS.md): `layerChoice`, `inputChoice`, `scope`.
+ *
+ * Keys identify decisions; equal keys share one decision (checked for equal candidates by `buildModel`).
+ * A default key is the choice's module path (`cell1/node2/op0`), a pure function of the model's structure:
+ * building the same model twice gives the same keys (unlike NNI's global counter, NNI #2726). An explicit
+ * `key` is used verbatim, so two cells can share decisions by naming the same key.
+ *
+ * @example
+ * const conv1 = layerChoice({ conv3x3: conv2d({ out: 32, kernel: 3 }), conv5x5: conv2d({ out: 32, kernel: 5, padding: 1 }) });
+ * const skip = inputChoice({ nChosen: null }); // choose the input or nothing
+ */
+import { type Ctx, type Layer, child, enterScope, pathOf } from './ctx.ts';
+import { fail } from './errors.ts';
+import { entries } from './layers.ts';
+import { type Node, mkNode } from './node.ts';
+import type { Reduction } from './ops.ts';
+import { shapeEq, showShape } from './shape.ts';
+
+type Named<T> = readonly T[] | Readonly<Record<string, T>>;
+
+const defaultKey = (ctx: Ctx, kind: string): string => (ctx.path.length > 0 ? pathOf(ctx) : kind);
+
+export interface LayerChoiceOptions {
+  readonly key?: string;
+}
+
+/**
+ * NNI's LayerChoice: one of `candidates` (a list, named "0", "1", …, or a record), all applied to the same
+ * input and required to agree on output shape. Candidates may contain further choices.
+ */
+export const layerChoice =
+  (candidates: Named<Layer>, o: LayerChoiceOptions = {}): Layer =>
+  (ctx, x) => {
+    const cands = entries(candidates);
+    const key = o.key ?? defaultKey(ctx, 'layerchoice');
+    const node = pathOf(ctx) || key;
+    if (cands.length === 0) fail({ tag: 'InvalidAttribute', node, op: 'layerChoice', message: `${node}: layer choice '${key}' has no candidates` });
+    const outs = cands.map(([name, layer]) => layer(child(ctx, name), x));
+    const first = outs[0]!;
+    if (!outs.every((y) => shapeEq(y.shape, first.shape))) {
+      const list = cands.map(([name], i) => ({ name, shape: outs[i]!.shape }));
+      fail({
+        tag: 'CandidateShapes',
+        key,
+        node,
+        candidates: list,
+        message: `${node}: candidates of layer choice '${key}' disagree on output shape: ${list.map((c) => `${c.name} → ${showShape(c.shape)}`).join(', ')}`,
+      });
+    }
+    return mkNode({ kind: 'layerChoice', key, names: cands.map(([n]) => n), scope: ctx.scopes }, outs, node);
+  };
+
+export interface InputChoiceOptions {
+  /** How many inputs are chosen: a number k, or null for any number including none (NNI's default). */
+  readonly nChosen?: number | null;
+  /** How chosen inputs combine; 'sum' by default, as NNI. Use `chooseInputs` for 'none'. */
+  readonly reduction?: Exclude<Reduction, 'none'>;
+  readonly key?: string;
+}
+
+const inputChoiceNodes = (
+  ctx: Ctx,
+  inputs: Named<Node>,
+  o: InputChoiceOptions,
+  reduction: Reduction,
+  positions: number,
+): readonly Node[] => {
+  const ins = entries(inputs);
+  const key = o.key ?? defaultKey(ctx, 'inputchoice');
+  // Unnamed (list) sources are "" in NNI's ss_gen; named ones keep their names.
+  const names = Array.isArray(inputs) ? ins.map(() => '') : ins.map(([n]) => n);
+  const nChosen = o.nChosen === undefined ? null : o.nChosen;
+  const node = pathOf(ctx) || key;
+  return Array.from({ length: positions }, (_, position) =>
+    mkNode({ kind: 'inputChoice', key, names, nChosen, reduction, scope: ctx.scopes, position }, ins.map(([, v]) => v), node),
+  );
+};
+
+/**
+ * NNI's InputChoice: chooses `nChosen` of the inputs (a list, or a record naming them) and reduces them.
+ * An empty selection (possible with `nChosen: null`) is an absent value that `add` ignores.
+ */
+export const inputChoice =
+  (o: InputChoiceOptions = {}): Layer<Named<Node>> =>
+  (ctx, inputs) =>
+    inputChoiceNodes(ctx, inputs, o, o.reduction ?? 'sum', 1)[0]!;
+
+/** InputChoice with reduction 'none': the chosen inputs themselves, one node per chosen position. */
+export const chooseInputs = (
+  ctx: Ctx,
+  inputs: Named<Node>,
+  o: { readonly nChosen: number; readonly key?: string },
+): readonly Node[] => inputChoiceNodes(ctx, inputs, o, 'none', o.nChosen);
+
+/** NNI's MutableScope: names a sub-graph; prefixes the module path (so default keys and parameter paths). */
+export const scope =
+  <I>(key: string, layer: Layer<I>): Layer<I> =>
+  (ctx, x) =>
+    layer(enterScope(ctx, key), x);

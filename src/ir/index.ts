@@ -1,0 +1,12 @@
+/** The search-space IR: graphs, layers, choices, search spaces, architectures and apply. */
+export * from './errors.ts';
+export * from './shape.ts';
+export * from './ops.ts';
+export * from './node.ts';
+export * from './ctx.ts';
+export * from './layers.ts';
+export * from './choice.ts';
+export * from './graph.ts';
+export * from './space.ts';
+export * from './apply.ts';
+export * from './rng.ts';

@@ -1,12 +1,16 @@
 import { defineConfig } from 'vitest/config';
 
+// Under CI the run also writes a JSON report, from which .ci/run prints its one-line summary.
+const ci = process.env.CI === 'true';
+
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    // GPU tests share one Dawn device per worker; lavapipe has 2 cores, so keep worker count small.
+    // GPU tests share one Dawn device per worker; lavapipe runs on the CPU's 2 cores, so keep workers few.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    reporters: ci ? ['default', ['json', { outputFile: '.vitest-report.json' }]] : ['default'],
   },
 });

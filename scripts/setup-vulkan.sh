@@ -10,11 +10,9 @@ set -euo pipefail
 log() { echo "[setup-vulkan] $*"; }
 
 have_recent_driver() {
-  # A non-Mesa vendor ICD (e.g. NVIDIA) counts as present; a Mesa one needs version >= 23.
+  # A vendor driver (e.g. NVIDIA's) counts as present; Mesa's needs version >= 23.
+  if ls /usr/share/vulkan/icd.d/ /etc/vulkan/icd.d/ 2>/dev/null | grep -qi nvidia; then return 0; fi
   local v
-  if ls /usr/share/vulkan/icd.d/ 2>/dev/null | grep -qiv -e lvp -e radeon -e intel -e nouveau -e freedreno -e virtio -e asahi -e broadcom -e panfrost -e powervr -e gfxstream; then
-    [ -n "$(ls /usr/share/vulkan/icd.d/ 2>/dev/null)" ] && { log "non-Mesa Vulkan ICD present"; return 0; }
-  fi
   v=$(dpkg-query -W -f='${Version}' mesa-vulkan-drivers 2>/dev/null || true)
   [ -n "$v" ] || return 1
   dpkg --compare-versions "$v" ge 23 && dpkg-query -W -f='${Status}' libvulkan1 2>/dev/null | grep -q "install ok installed"

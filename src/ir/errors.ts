@@ -12,6 +12,7 @@ export type IRError =
   | { readonly tag: 'InvalidAttribute'; readonly node: string; readonly op: string; readonly message: string }
   | { readonly tag: 'CandidateShapes'; readonly key: string; readonly node: string; readonly candidates: readonly { readonly name: string; readonly shape: Shape }[]; readonly message: string }
   | { readonly tag: 'KeyConflict'; readonly key: string; readonly sites: readonly [string, string]; readonly message: string }
+  | { readonly tag: 'DuplicateSite'; readonly key: string; readonly node: string; readonly message: string }
   | { readonly tag: 'ParamConflict'; readonly path: string; readonly message: string }
   | { readonly tag: 'AbsentValue'; readonly key: string; readonly consumer: string; readonly message: string }
   | { readonly tag: 'BuildFailed'; readonly message: string };

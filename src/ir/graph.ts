@@ -68,6 +68,21 @@ export const validate = (g: Graph): readonly IRError[] => {
       });
     }
   }
+  // Two different choices built at the same module path: the default key (the path) would silently merge them.
+  const bySite = new Map<string, ChoiceNode>();
+  for (const n of choiceNodes(g)) {
+    const site = `${n.op.key}\u0000${n.name}`;
+    const seen = bySite.get(site);
+    if (seen === undefined) bySite.set(site, n);
+    else if (seen.inputs.map((i) => i.id).join() !== n.inputs.map((i) => i.id).join()) {
+      errors.push({
+        tag: 'DuplicateSite',
+        key: n.op.key,
+        node: n.name,
+        message: `two different choices with key '${n.op.key}' were built at the same place '${n.name || '(top level)'}'; build each as its own sub-module with ctx.call(name, ...) or give explicit keys`,
+      });
+    }
+  }
   const byPath = new Map<string, Node>();
   for (const p of params(g)) {
     if (p.op.kind !== 'param') continue;

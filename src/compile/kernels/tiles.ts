@@ -1,0 +1,146 @@
+/**
+ * Tile parameters of the GEMM-shaped kernels, defaults per kind of adapter, and workgroup-grid folding.
+ *
+ * Two machines want opposite things. On a software rasteriser (Mesa lavapipe: a few CPU cores, SIMD lanes
+ * across invocations) only register blocking pays: many outputs per invocation, no barriers; workgroup-memory
+ * tiles cost barriers and copies and buy nothing (measured: see BENCHMARKS.md). On a real GPU, workgroup
+ * memory tiles cut global-memory traffic by the tile width and are the classic win. So both are options of
+ * one generator, picked per adapter here (and optionally by a timed search, src/runtime/autotune.ts).
+ */
+import { MAX_WORKGROUPS_PER_DIM } from '../kernel.ts';
+
+/**
+ * The tiling of one GEMM-shaped kernel. An invocation computes `rows × cols` outputs (`cols` a multiple of 4:
+ * accumulators are vec4); a workgroup has `wgX × wgY` invocations (x along columns), so it covers
+ * `rows·wgY × cols·wgX` outputs. With `shared`, the workgroup first stages `rows·wgY × kTile` of A and
+ * `kTile × cols·wgX` of B in workgroup memory.
+ */
+export interface TileConfig {
+  readonly rows: number;
+  readonly cols: number;
+  readonly wgX: number;
+  readonly wgY: number;
+  readonly shared: boolean;
+  /** K extent of a workgroup-memory tile (ignored unless `shared`). */
+  readonly kTile: number;
+}
+
+/** What kind of adapter runs the kernels: a CPU implementation of WebGPU (lavapipe, SwiftShader, WARP) or a GPU. */
+export type AdapterKind = 'software' | 'gpu';
+
+/** lavapipe: 8×8 per invocation, 8×8 invocations (64×64 outputs per workgroup), no workgroup memory. */
+export const softwareTile: TileConfig = { rows: 8, cols: 8, wgX: 8, wgY: 8, shared: false, kTile: 16 };
+
+/** GPUs: tfjs-style 64×64 workgroup tiles staged in workgroup memory, 4×4 per invocation, 16×16 invocations. */
+export const gpuTile: TileConfig = { rows: 4, cols: 4, wgX: 16, wgY: 16, shared: true, kTile: 16 };
+
+/**
+ * The default tile for an adapter kind.
+ *
+ * @example
+ * defaultTile('software') // { rows: 8, cols: 8, wgX: 8, wgY: 8, shared: false, kTile: 16 }
+ */
+export const defaultTile = (kind: AdapterKind): TileConfig => {
+  switch (kind) {
+    case 'software':
+      return softwareTile;
+    case 'gpu':
+      return gpuTile;
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown adapter kind ${String(never)}`);
+    }
+  }
+};
+
+/**
+ * Classifies an adapter from its `GPUAdapterInfo` strings: lavapipe/llvmpipe, SwiftShader and Microsoft's WARP
+ * are CPU implementations.
+ */
+export const adapterKind = (info: { readonly vendor?: string; readonly architecture?: string; readonly device?: string; readonly description?: string }): AdapterKind => {
+  const text = [info.vendor, info.architecture, info.device, info.description].join(' ').toLowerCase();
+  return /llvmpipe|lavapipe|swiftshader|microsoft basic render|warp|software|cpu/.test(text) ? 'software' : 'gpu';
+};
+
+const halveToFit = (perThread: number, threads: number, extent: number, minPerThread: number): [number, number] => {
+  // Shrink the covered extent while it is more than twice the problem: idle lanes cost as much as busy ones.
+  let p = perThread;
+  let t = threads;
+  while (p * t >= 2 * extent && (t > 1 || p > minPerThread)) {
+    if (t > 1) t /= 2;
+    else p /= 2;
+  }
+  return [p, t];
+};
+
+/**
+ * A tile no larger than the problem needs: a linear layer with 1 row must not spend 63 of 64 rows of a tile on
+ * padding. Per-invocation counts and workgroup sizes are halved (they are powers of two in the defaults) until
+ * the tile covers less than twice the extent. `cols` stays a multiple of 4.
+ */
+export const fitTile = (t: TileConfig, rowsExtent: number, colsExtent: number): TileConfig => {
+  const [rows, wgY] = halveToFit(t.rows, t.wgY, rowsExtent, 1);
+  const [cols, wgX] = halveToFit(t.cols, t.wgX, colsExtent, 4);
+  return { ...t, rows, cols, wgX, wgY };
+};
+
+/** Checks a tile config; returns the problems (empty when valid). */
+export const tileProblems = (t: TileConfig): readonly string[] => {
+  const problems: string[] = [];
+  const posInt = (n: number): boolean => Number.isInteger(n) && n > 0;
+  if (!posInt(t.rows) || t.rows > 16) problems.push(`rows=${t.rows} must be an integer in 1..16`);
+  if (!posInt(t.cols) || t.cols % 4 !== 0 || t.cols > 16) problems.push(`cols=${t.cols} must be 4, 8, 12 or 16`);
+  if (!posInt(t.wgX) || !posInt(t.wgY) || t.wgX * t.wgY > 256) problems.push(`workgroup ${t.wgX}x${t.wgY} must have 1..256 invocations`);
+  if (t.shared && (!posInt(t.kTile) || t.kTile > 64)) problems.push(`kTile=${t.kTile} must be an integer in 1..64`);
+  return problems;
+};
+
+/**
+ * Spreads `total` workgroups over (x, y, z) so that no dimension exceeds WebGPU's 65535; the kernel recovers the
+ * linear index with {@link linearWorkgroupWgsl} and returns early past `total`.
+ *
+ * @example
+ * foldWorkgroups(100_000) // [65535, 2, 1]
+ */
+export const foldWorkgroups = (total: number, max: number = MAX_WORKGROUPS_PER_DIM): readonly [number, number, number] => {
+  if (total <= max) return [Math.max(1, total), 1, 1];
+  const y = Math.ceil(total / max);
+  if (y <= max) return [max, y, 1];
+  const z = Math.ceil(total / (max * max));
+  return [max, max, z];
+};
+
+/** WGSL statements defining `let wid: u32` (linear workgroup index) from `wg: vec3<u32>`, and exiting past `total`. */
+export const linearWorkgroupWgsl = (workgroups: readonly [number, number, number], total: number): string =>
+  `  let wid = wg.x + wg.y * ${workgroups[0]}u + wg.z * ${workgroups[0] * workgroups[1]}u;\n  if (wid >= ${total}u) { return; }\n`;
+
+/** `n` written as a WGSL u32 literal. */
+export const u = (n: number): string => `${n}u`;
+
+// ---- register-block code shared by the matmul and conv2d generators ----
+
+/** `vec4` accumulator declarations for a rows × cols block. */
+export const declareAccumulators = (rows: number, cols: number): string => {
+  let s = '';
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols / 4; j++) s += `  var acc_${i}_${j} = vec4<f32>(0.0);\n`;
+  return s;
+};
+
+/**
+ * One K step: `acc_i_j += a(i) * b(j)` where `a(i)` is an f32 expression and `b(j)` a vec4 expression.
+ * The loaded values are bound to lets first so each load happens once.
+ */
+export const multiplyAccumulate = (rows: number, cols: number, a: (i: number) => string, b: (j: number) => string, tag: string): string => {
+  let s = '';
+  for (let i = 0; i < rows; i++) s += `    let a${tag}_${i} = ${a(i)};\n`;
+  for (let j = 0; j < cols / 4; j++) s += `    let b${tag}_${j} = ${b(j)};\n`;
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols / 4; j++) s += `    acc_${i}_${j} = fma(vec4<f32>(a${tag}_${i}), b${tag}_${j}, acc_${i}_${j});\n`;
+  }
+  return s;
+};
+
+/** WGSL declaration of one storage binding of f32 (or vec4<f32>) values. */
+export const storageBinding = (index: number, name: string, vec: boolean, write: boolean): string =>
+  `@group(0) @binding(${index}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${vec ? 'vec4<f32>' : 'f32'}>;\n`;
+

@@ -50,52 +50,75 @@ export const apply = (g: Graph, arch: Architecture): E.Either<readonly IRError[]
     return chosen;
   };
 
-  const visit = (node: Node): Node => {
-    const done = memo.get(node.id);
-    if (done !== undefined) return done;
+  // The values a node needs before it can be rebuilt: the chosen candidates of a choice (so unchosen
+  // candidates are never visited), every input otherwise. Validates the architecture value on the way.
+  const needs = (node: Node): readonly Node[] => {
     const op = node.op;
-    let out: Node;
+    if (op.kind === 'layerChoice') {
+      const chosen = choice(op.key, node.inputs.length, node.name);
+      if (chosen.length !== 1) {
+        throw new GraphError({ tag: 'BuildFailed', message: `layer choice '${op.key}' needs exactly one candidate, got [${chosen.join(', ')}]` });
+      }
+      return [node.inputs[chosen[0]!]!];
+    }
+    if (op.kind === 'inputChoice') {
+      const chosen = choice(op.key, node.inputs.length, node.name);
+      if (op.nChosen !== null && chosen.length !== op.nChosen) {
+        throw new GraphError({ tag: 'BuildFailed', message: `input choice '${op.key}' needs ${op.nChosen} inputs, got [${chosen.join(', ')}]` });
+      }
+      return chosen.map((i) => node.inputs[i]!);
+    }
+    return node.inputs;
+  };
+
+  // `node` rebuilt from its needed values, which are all in `memo` already.
+  const rebuild = (node: Node, xs: readonly Node[]): Node => {
+    const op = node.op;
     switch (op.kind) {
-      case 'layerChoice': {
-        const chosen = choice(op.key, node.inputs.length, node.name);
-        if (chosen.length !== 1) {
-          throw new GraphError({ tag: 'BuildFailed', message: `layer choice '${op.key}' needs exactly one candidate, got [${chosen.join(', ')}]` });
-        }
-        out = visit(node.inputs[chosen[0]!]!);
-        break;
-      }
-      case 'inputChoice': {
-        const chosen = choice(op.key, node.inputs.length, node.name);
-        if (op.nChosen !== null && chosen.length !== op.nChosen) {
-          throw new GraphError({ tag: 'BuildFailed', message: `input choice '${op.key}' needs ${op.nChosen} inputs, got [${chosen.join(', ')}]` });
-        }
-        const xs = chosen.map((i) => visit(node.inputs[i]!));
-        if (xs.length === 0) out = mkNode({ kind: 'absent', key: op.key, shape: node.shape }, [], node.name);
-        else if (op.reduction === 'none') out = xs[op.position]!;
-        else if (xs.length === 1) out = xs[0]!;
-        else if (op.reduction === 'concat') out = mkNode({ kind: 'concat' }, xs, node.name);
-        else {
+      case 'layerChoice':
+        return xs[0]!;
+      case 'inputChoice':
+        if (xs.length === 0) return mkNode({ kind: 'absent', key: op.key, shape: node.shape }, [], node.name);
+        if (op.reduction === 'none') return xs[op.position]!;
+        if (xs.length === 1) return xs[0]!;
+        if (op.reduction === 'concat') return mkNode({ kind: 'concat' }, xs, node.name);
+        {
           const sum = mkNode({ kind: 'add' }, xs, node.name);
-          out = op.reduction === 'mean' ? mkNode({ kind: 'scale', factor: 1 / xs.length }, [sum], node.name) : sum;
+          return op.reduction === 'mean' ? mkNode({ kind: 'scale', factor: 1 / xs.length }, [sum], node.name) : sum;
         }
-        break;
-      }
       default: {
-        const ins = node.inputs.map(visit);
-        const absent = ins.filter((x) => x.op.kind === 'absent');
-        if (absent.length === 0) out = withInputs(node, ins);
-        else if (op.kind === 'add') {
-          const present = ins.filter((x) => x.op.kind !== 'absent');
-          out = present.length === 0 ? absent[0]! : present.length === 1 ? present[0]! : mkNode(op, present, node.name);
-        } else {
-          // Record every such error, and go on with the node as it was so that later errors are found too.
-          for (const a of absent) errors.push(absentError(a, node));
-          out = node;
+        const absent = xs.filter((x) => x.op.kind === 'absent');
+        if (absent.length === 0) return withInputs(node, xs);
+        if (op.kind === 'add') {
+          const present = xs.filter((x) => x.op.kind !== 'absent');
+          return present.length === 0 ? absent[0]! : present.length === 1 ? present[0]! : mkNode(op, present, node.name);
         }
+        // Record every such error, and go on with the node as it was so that later errors are found too.
+        for (const a of absent) errors.push(absentError(a, node));
+        return node;
       }
     }
-    memo.set(node.id, out);
-    return out;
+  };
+
+  // Iterative post-order over the chosen path: a 5,000-layer chain must not overflow the call stack.
+  const visit = (root: Node): Node => {
+    const stack: Node[] = [root];
+    while (stack.length > 0) {
+      const node = stack[stack.length - 1]!;
+      if (memo.has(node.id)) {
+        stack.pop();
+        continue;
+      }
+      const deps = needs(node);
+      const pending = deps.filter((d) => !memo.has(d.id));
+      if (pending.length > 0) {
+        for (let i = pending.length - 1; i >= 0; i--) stack.push(pending[i]!); // first input on top: the recursive order
+        continue;
+      }
+      stack.pop();
+      memo.set(node.id, rebuild(node, deps.map((d) => memo.get(d.id)!)));
+    }
+    return memo.get(root.id)!;
   };
 
   try {

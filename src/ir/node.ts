@@ -28,7 +28,7 @@ export const mkNode = (op: Op, inputs: readonly Node[], name: string): Node => {
   const shape = inferShape(name, op, inputs.map((i) => i.shape));
   return Object.freeze({
     id: nodeId(op, inputs.map((i) => i.id)),
-    op: Object.freeze(op),
+    op: Object.freeze({ ...op }), // a copy: the caller's object stays its own
     inputs: Object.freeze([...inputs]),
     shape: Object.freeze([...shape]),
     name,

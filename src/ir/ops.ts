@@ -161,6 +161,7 @@ export const inferShape = (node: string, op: Op, shapes: readonly Shape[]): Shap
       const x = shapes[0]!;
       const wt = shapes[1]!;
       if (x.length !== 1) mismatch(node, op, shapes, 'expects a flat [features] input (flatten first)');
+      if (wt.length !== 2) mismatch(node, op, shapes, 'weight must be [out, in]');
       if (wt.length !== 2 || wt[1] !== x[0]) mismatch(node, op, shapes, `expects ${wt[1]} input features, got ${x[0]}`);
       if (op.bias && !shapeEq(shapes[2]!, [wt[0]!])) mismatch(node, op, shapes, `bias must be [${wt[0]}]`);
       return [wt[0]!];

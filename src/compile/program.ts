@@ -1,0 +1,117 @@
+/**
+ * A compiled `Program`: plain data that says which buffers exist, which WGSL kernels run, and in what order.
+ * It never touches a device; `src/runtime/execute.ts` turns it into GPU objects.
+ *
+ * Buffers are the *physical* buffers after memory planning: several intermediate values may share one buffer
+ * when their lifetimes do not overlap. Every tensor is f32; activations carry the batch as their first axis.
+ *
+ * @example
+ * const prog = lower(graph, { mode: 'fixed', batch: 8 }); // Either<readonly LowerError[], Program>
+ * // prog.right.dispatches.map((d) => d.label) → ['conv2d+bias+relu at conv1', 'maxPool2d at pool', ...]
+ */
+import type { Kernel } from './kernel.ts';
+import type { Shape } from '../ir/shape.ts';
+
+export type Mode = 'fixed' | 'mixed' | 'sampled';
+
+export type BufferRole = 'input' | 'param' | 'activation' | 'output' | 'choiceWeights' | 'scratch';
+
+export interface BufferSpec {
+  readonly id: number;
+  /** Size in bytes (a multiple of 4, at least 4). */
+  readonly bytes: number;
+  readonly role: BufferRole;
+  /** What lives there, for messages: a node name, a parameter path, or the values sharing the buffer. */
+  readonly label: string;
+  /** For role 'param': the path whose tensor the runtime uploads. */
+  readonly paramPath?: string;
+}
+
+/** `arch[key]` contains `index` (a layer choice chose it, or an input choice selected that input). */
+export interface ChoiceLiteral {
+  readonly key: string;
+  readonly index: number;
+}
+
+/**
+ * When a dispatch runs in sampled mode: a disjunction of conjunctions of literals. A dispatch without a guard
+ * always runs; `[]` (no conjunction) never does (a node reachable only through contradictory choices).
+ * A candidate of a layer choice nested in another candidate runs under the conjunction of both literals.
+ */
+export type Guard = readonly (readonly ChoiceLiteral[])[];
+
+export interface Dispatch {
+  /** Index into `Program.kernels`. */
+  readonly kernel: number;
+  /** Buffer ids, one per binding of the kernel, in binding order. */
+  readonly buffers: readonly number[];
+  readonly workgroups: readonly [number, number, number];
+  /** The op(s) and the node name, e.g. 'conv2d+bias+relu at cell0/op1'; used in GPU error messages. */
+  readonly label: string;
+  /** Sampled mode only: the condition under which the dispatch runs; absent = always. */
+  readonly group?: Guard;
+}
+
+export interface ProgramInput {
+  readonly name: string;
+  readonly buffer: number;
+  /** Per-sample shape; the buffer holds `batch` samples. */
+  readonly shape: Shape;
+}
+
+export interface ProgramOutput {
+  readonly buffer: number;
+  readonly shape: Shape;
+  readonly label: string;
+}
+
+export interface ProgramParam {
+  readonly path: string;
+  readonly buffer: number;
+  readonly shape: Shape;
+}
+
+/**
+ * A run-time weights buffer of one choice key: mixed mode reads the weights of every key from these; sampled
+ * mode reads the 0/1 selection mask of input choices (layer choices are selected by guards instead).
+ */
+export interface ProgramChoice {
+  readonly key: string;
+  readonly kind: 'layer' | 'input';
+  /** Absent for the layer choices of sampled mode, which are selected by dispatch guards. */
+  readonly buffer?: number;
+  /** The number of candidates (weights) of the key. */
+  readonly count: number;
+  /** Input choices: how many inputs an architecture selects (null: any number). */
+  readonly nChosen?: number | null;
+}
+
+export interface Program {
+  readonly mode: Mode;
+  readonly batch: number;
+  readonly buffers: readonly BufferSpec[];
+  /** Deduplicated by WGSL source: dispatches of one shape share a kernel, hence a pipeline. */
+  readonly kernels: readonly Kernel[];
+  readonly dispatches: readonly Dispatch[];
+  readonly inputs: readonly ProgramInput[];
+  readonly outputs: readonly ProgramOutput[];
+  readonly params: readonly ProgramParam[];
+  readonly choices: readonly ProgramChoice[];
+  /** Bytes of the planned intermediate buffers (activations and scratch), after reuse. */
+  readonly peakBytes: number;
+  /** Bytes intermediate values would take with no reuse (for reports and tests). */
+  readonly unplannedBytes: number;
+}
+
+/** Whether a guard holds for a canonical architecture (each key → ascending chosen indices). */
+export const guardHolds = (g: Guard | undefined, arch: Readonly<Record<string, readonly number[]>>): boolean =>
+  g === undefined || g.some((conj) => conj.every((l) => (arch[l.key] ?? []).includes(l.index)));
+
+/** A one-line-per-dispatch listing of a program, for debugging and snapshots. */
+export const showProgram = (p: Program): string =>
+  p.dispatches
+    .map((d, i) => {
+      const g = d.group === undefined ? '' : `  if ${d.group.map((c) => c.map((l) => `${l.key}∋${l.index}`).join('∧') || 'true').join(' ∨ ')}`;
+      return `${i}: ${d.label} [${d.buffers.join(', ')}] wg=${d.workgroups.join('x')}${g}`;
+    })
+    .join('\n');

@@ -1,0 +1,283 @@
+/**
+ * Runs a compiled `Program` on a device. `Executable.instantiate` allocates every buffer, uploads the
+ * parameters, creates pipelines (through the device's cache) and bind groups once; `run` writes the inputs
+ * (and choice weights), records all dispatches — in sampled mode only those whose guards the architecture
+ * selects — into one command encoder, submits once and reads back only the outputs.
+ *
+ * @example
+ * const exe = await Executable.instantiate(gpu, program, params);   // Either<readonly ExecError[], Executable>
+ * const out = await exe.right.run({ inputs: [x], choice: { kind: 'select', arch: { op1: [2] } } });
+ * exe.right.destroy();
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { Architecture } from '../ir/apply.ts';
+import { numel, showShape } from '../ir/shape.ts';
+import { type Program, guardHolds } from '../compile/program.ts';
+import type { Gpu } from './device.ts';
+import type { GpuError } from './gpu-errors.ts';
+import type { ParamStore } from './params.ts';
+import { type CachedPipeline, pipelineCacheFor } from './pipeline-cache.ts';
+
+/** How choices are resolved for one run: an architecture (sampled; mixed as one-hot) or per-key weights (mixed). */
+export type ChoiceInput =
+  | { readonly kind: 'select'; readonly arch: Architecture }
+  | { readonly kind: 'mix'; readonly weights: Readonly<Record<string, readonly number[]>> };
+
+export interface RunRequest {
+  /** One array per program input (in order, or by input name), each `batch · numel(shape)` long. */
+  readonly inputs: readonly Float32Array[] | Readonly<Record<string, Float32Array>>;
+  readonly choice?: ChoiceInput;
+}
+
+export type ExecError =
+  | { readonly tag: 'Gpu'; readonly error: GpuError; readonly message: string }
+  | { readonly tag: 'MissingParam'; readonly path: string; readonly message: string }
+  | { readonly tag: 'ParamSize'; readonly path: string; readonly expected: number; readonly got: number; readonly message: string }
+  | { readonly tag: 'InputCount'; readonly expected: number; readonly got: number; readonly message: string }
+  | { readonly tag: 'MissingInput'; readonly name: string; readonly message: string }
+  | { readonly tag: 'InputSize'; readonly name: string; readonly expected: number; readonly got: number; readonly message: string }
+  | { readonly tag: 'UnknownChoiceKey'; readonly key: string; readonly message: string }
+  | { readonly tag: 'MissingChoice'; readonly key: string; readonly message: string }
+  | { readonly tag: 'BadChoiceValue'; readonly key: string; readonly message: string }
+  | { readonly tag: 'ChoiceKindMismatch'; readonly message: string }
+  | { readonly tag: 'Destroyed'; readonly message: string };
+
+const gpuErr = (error: GpuError): ExecError => ({ tag: 'Gpu', error, message: error.message });
+
+const pad4 = (bytes: number): number => Math.max(4, Math.ceil(bytes / 4) * 4);
+
+/** The values of a program's run-time weights buffers for one run, or every reason the choice is invalid. */
+export const choiceWeights = (
+  program: Program,
+  choice: ChoiceInput | undefined,
+): E.Either<readonly ExecError[], { readonly arch: Architecture | undefined; readonly weights: ReadonlyMap<string, Float32Array> }> => {
+  const errors: ExecError[] = [];
+  const known = new Map(program.choices.map((c) => [c.key, c]));
+  const weights = new Map<string, Float32Array>();
+  if (choice === undefined) {
+    for (const c of program.choices) errors.push({ tag: 'MissingChoice', key: c.key, message: `no value for choice '${c.key}' (${program.mode} mode needs one per key)` });
+    return errors.length > 0 ? E.left(errors) : E.right({ arch: undefined, weights });
+  }
+  const given = choice.kind === 'select' ? choice.arch : choice.weights;
+  for (const key of Object.keys(given)) {
+    if (!known.has(key)) {
+      errors.push({ tag: 'UnknownChoiceKey', key, message: `choice key '${key}' is not in the program (known keys: ${[...known.keys()].join(', ') || 'none'})` });
+    }
+  }
+  for (const c of program.choices) {
+    const v = given[c.key];
+    if (v === undefined) {
+      errors.push({ tag: 'MissingChoice', key: c.key, message: `no value for choice '${c.key}'` });
+      continue;
+    }
+    if (choice.kind === 'select') {
+      const bad = v.find((i) => !(Number.isInteger(i) && i >= 0 && i < c.count));
+      const distinct = new Set(v).size === v.length;
+      const countOk = c.kind === 'layer' ? v.length === 1 : c.nChosen === undefined || c.nChosen === null || v.length === c.nChosen;
+      if (bad !== undefined || !distinct || !countOk) {
+        const want = c.kind === 'layer' ? 'exactly one index' : c.nChosen === null || c.nChosen === undefined ? 'distinct indices' : `${c.nChosen} distinct indices`;
+        errors.push({ tag: 'BadChoiceValue', key: c.key, message: `choice '${c.key}' got [${v.join(', ')}], expected ${want} in 0..${c.count - 1}` });
+        continue;
+      }
+      const w = new Float32Array(c.count);
+      for (const i of v) w[i] = 1;
+      weights.set(c.key, w);
+    } else {
+      if (program.mode === 'sampled') continue; // reported once below
+      if (v.length !== c.count || !v.every(Number.isFinite)) {
+        errors.push({ tag: 'BadChoiceValue', key: c.key, message: `choice '${c.key}' needs ${c.count} finite weights, got [${v.join(', ')}]` });
+        continue;
+      }
+      weights.set(c.key, Float32Array.from(v));
+    }
+  }
+  if (choice.kind === 'mix' && program.mode === 'sampled') {
+    errors.push({ tag: 'ChoiceKindMismatch', message: `a sampled-mode program runs one architecture ({ kind: 'select' }), not weights` });
+  }
+  return errors.length > 0 ? E.left(errors) : E.right({ arch: choice.kind === 'select' ? choice.arch : undefined, weights });
+};
+
+interface Step {
+  readonly pipeline: GPUComputePipeline;
+  readonly bind: GPUBindGroup;
+}
+
+/** A program instantiated on a device: buffers, pipelines and bind groups (an effectful resource). */
+export class Executable {
+  readonly program: Program;
+  readonly #gpu: Gpu;
+  readonly #buffers: readonly GPUBuffer[];
+  readonly #staging: readonly GPUBuffer[];
+  readonly #steps: readonly Step[];
+  #destroyed = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(gpu: Gpu, program: Program, buffers: readonly GPUBuffer[], staging: readonly GPUBuffer[], steps: readonly Step[]) {
+    this.#gpu = gpu;
+    this.program = program;
+    this.#buffers = buffers;
+    this.#staging = staging;
+    this.#steps = steps;
+  }
+
+  /**
+   * Allocates and uploads: every parameter of the program must be in `params` with the right size (all missing
+   * or mis-sized paths are reported). GPU errors name the kernel or dispatch they happened in.
+   */
+  static async instantiate(gpu: Gpu, program: Program, params: ParamStore): Promise<E.Either<readonly ExecError[], Executable>> {
+    const errors: ExecError[] = [];
+    for (const p of program.params) {
+      const v = params.get(p.path);
+      const n = numel(p.shape);
+      if (v === undefined) errors.push({ tag: 'MissingParam', path: p.path, message: `parameter '${p.path}' ${showShape(p.shape)} is missing from the parameter store` });
+      else if (v.length !== n) {
+        errors.push({ tag: 'ParamSize', path: p.path, expected: n, got: v.length, message: `parameter '${p.path}' needs ${n} values ${showShape(p.shape)}, got ${v.length}` });
+      }
+    }
+    if (errors.length > 0) return E.left(errors);
+    const device = gpu.device;
+    const made = await gpu.withErrorScope('allocating program buffers', (d) => {
+      const buffers = program.buffers.map((b) =>
+        d.createBuffer({ size: pad4(b.bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: `${b.role}: ${b.label}` }),
+      );
+      for (const p of program.params) {
+        const v = params.get(p.path)!;
+        d.queue.writeBuffer(buffers[p.buffer]!, 0, v.buffer, v.byteOffset, v.byteLength);
+      }
+      const staging = program.outputs.map((o) =>
+        d.createBuffer({ size: pad4(program.buffers[o.buffer]!.bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${o.label}` }),
+      );
+      return { buffers, staging };
+    });
+    if (E.isLeft(made)) return E.left([gpuErr(made.left)]);
+    const { buffers, staging } = made.right;
+    const release = (): void => [...buffers, ...staging].forEach((b) => b.destroy());
+    const cache = pipelineCacheFor(device);
+    const pipelines: CachedPipeline[] = [];
+    for (const k of program.kernels) {
+      const p = await gpu.withErrorScope(`compiling ${k.label}`, () => cache.get(k));
+      if (E.isLeft(p)) {
+        release();
+        return E.left([gpuErr(p.left)]);
+      }
+      pipelines.push(p.right);
+    }
+    const steps = await gpu.withErrorScope('creating bind groups', (d) =>
+      program.dispatches.map((disp) => {
+        const { pipeline, layout } = pipelines[disp.kernel]!;
+        const bind = d.createBindGroup({
+          label: disp.label,
+          layout,
+          entries: disp.buffers.map((b, binding) => ({ binding, resource: { buffer: buffers[b]! } })),
+        });
+        return { pipeline, bind };
+      }),
+    );
+    if (E.isLeft(steps)) {
+      release();
+      return E.left([gpuErr(steps.left)]);
+    }
+    return E.right(new Executable(gpu, program, buffers, staging, steps.right));
+  }
+
+  /** The inputs of a request as arrays in program order, or every size/naming error. */
+  #inputArrays(req: RunRequest): E.Either<readonly ExecError[], readonly Float32Array[]> {
+    const p = this.program;
+    const errors: ExecError[] = [];
+    let arrays: (Float32Array | undefined)[];
+    if (Array.isArray(req.inputs)) {
+      const xs = req.inputs as readonly Float32Array[];
+      if (xs.length !== p.inputs.length) {
+        errors.push({ tag: 'InputCount', expected: p.inputs.length, got: xs.length, message: `the program takes ${p.inputs.length} inputs, got ${xs.length}` });
+      }
+      arrays = p.inputs.map((_, i) => xs[i]);
+    } else {
+      const rec = req.inputs as Readonly<Record<string, Float32Array>>;
+      arrays = p.inputs.map((i) => rec[i.name]);
+      for (const k of Object.keys(rec)) {
+        if (!p.inputs.some((i) => i.name === k)) errors.push({ tag: 'MissingInput', name: k, message: `unknown input '${k}' (inputs: ${p.inputs.map((i) => i.name).join(', ')})` });
+      }
+    }
+    p.inputs.forEach((inp, i) => {
+      const a = arrays[i];
+      const want = p.batch * numel(inp.shape);
+      if (a === undefined) errors.push({ tag: 'MissingInput', name: inp.name, message: `input '${inp.name}' is missing` });
+      else if (a.length !== want) {
+        const per = numel(inp.shape);
+        const hint = a.length % per === 0 ? ` (${a.length / per} samples; the program was compiled for batch ${p.batch})` : '';
+        errors.push({
+          tag: 'InputSize',
+          name: inp.name,
+          expected: want,
+          got: a.length,
+          message: `input '${inp.name}' needs batch ${p.batch} × ${showShape(inp.shape)} = ${want} values, got ${a.length}${hint}`,
+        });
+      }
+    });
+    return errors.length > 0 ? E.left(errors) : E.right(arrays as Float32Array[]);
+  }
+
+  /**
+   * One forward pass: returns the outputs in program order. Invalid inputs or choices are reported (all of
+   * them) before anything is submitted. Runs are serialised.
+   */
+  run(req: RunRequest): Promise<E.Either<readonly ExecError[], readonly Float32Array[]>> {
+    const next = this.#queue.then(() => this.#run(req));
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #run(req: RunRequest): Promise<E.Either<readonly ExecError[], readonly Float32Array[]>> {
+    if (this.#destroyed) return E.left([{ tag: 'Destroyed', message: 'this executable was destroyed' }]);
+    const p = this.program;
+    const ins = this.#inputArrays(req);
+    const choice = p.choices.length === 0 && req.choice === undefined ? E.right({ arch: undefined, weights: new Map<string, Float32Array>() }) : choiceWeights(p, req.choice);
+    if (E.isLeft(ins) || E.isLeft(choice)) return E.left([...(E.isLeft(ins) ? ins.left : []), ...(E.isLeft(choice) ? choice.left : [])]);
+    const { arch, weights } = choice.right;
+    const selected = p.mode === 'sampled' ? p.dispatches.map((d) => guardHolds(d.group, arch ?? {})) : p.dispatches.map(() => true);
+    const label = `run of ${p.dispatches.length} dispatches (${p.mode})`;
+    const submitted = await this.#gpu.withErrorScope(label, (d) => {
+      p.inputs.forEach((inp, i) => {
+        const a = ins.right[i]!;
+        d.queue.writeBuffer(this.#buffers[inp.buffer]!, 0, a.buffer, a.byteOffset, a.byteLength);
+      });
+      for (const c of p.choices) {
+        const w = weights.get(c.key);
+        if (c.buffer !== undefined && w !== undefined) d.queue.writeBuffer(this.#buffers[c.buffer]!, 0, w.buffer, w.byteOffset, w.byteLength);
+      }
+      const enc = d.createCommandEncoder({ label });
+      const pass = enc.beginComputePass({ label });
+      p.dispatches.forEach((disp, i) => {
+        if (!selected[i]) return;
+        const s = this.#steps[i]!;
+        pass.setPipeline(s.pipeline);
+        pass.setBindGroup(0, s.bind);
+        pass.dispatchWorkgroups(disp.workgroups[0], disp.workgroups[1], disp.workgroups[2]);
+      });
+      pass.end();
+      p.outputs.forEach((o, i) => enc.copyBufferToBuffer(this.#buffers[o.buffer]!, 0, this.#staging[i]!, 0, this.#staging[i]!.size));
+      d.queue.submit([enc.finish()]);
+    });
+    if (E.isLeft(submitted)) return E.left([gpuErr(submitted.left)]);
+    const read = await this.#gpu.raceLost(
+      'reading back outputs',
+      Promise.all(
+        this.#staging.map(async (s, i) => {
+          await s.mapAsync(GPUMapMode.READ);
+          const n = p.batch * numel(p.outputs[i]!.shape);
+          const out = new Float32Array(s.getMappedRange(0, s.size).slice(0, n * 4));
+          s.unmap();
+          return out;
+        }),
+      ),
+    );
+    return E.isLeft(read) ? E.left([gpuErr(read.left)]) : E.right(read.right);
+  }
+
+  /** Frees every buffer (pipelines stay cached on the device). Idempotent; later runs fail with `Destroyed`. */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (const b of [...this.#buffers, ...this.#staging]) b.destroy();
+  }
+}

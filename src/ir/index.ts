@@ -10,3 +10,6 @@ export * from './graph.ts';
 export * from './space.ts';
 export * from './apply.ts';
 export * from './rng.ts';
+export * from './architecture.ts';
+export * from './serialize.ts';
+export * from './counter-rng.ts';

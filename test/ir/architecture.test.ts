@@ -81,6 +81,28 @@ describe('parseArchitectureJson', () => {
     );
   });
 
+  it('accepts exactly what JSON.parse accepts (on valid JSON with one character inserted, deleted or replaced)', () => {
+    const ch = fc.constantFrom(',', ':', '{', '}', '[', ']', '"', '\\', '0', '1', '-', '.', 'e', ' ', 'x', '\u0001');
+    const edited = fc.tuple(fc.json({ maxDepth: 3 }), fc.nat(), fc.constantFrom('insert', 'delete', 'replace'), ch).map(([text, at, how, c]) => {
+      const i = at % (text.length + 1);
+      return how === 'insert' ? text.slice(0, i) + c + text.slice(i) : text.slice(0, i) + (how === 'replace' ? c : '') + text.slice(i + 1);
+    });
+    fc.assert(
+      fc.property(edited, (text) => {
+        let valid = true;
+        try {
+          JSON.parse(text);
+        } catch {
+          valid = false;
+        }
+        const got = parseArchitectureJson(text);
+        if (!valid) expect(tags(got)).toEqual(['InvalidJson']);
+        else expect(tags(got).every((t) => t === 'SharedKeyConflict')).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('reports a key given twice with different values, and accepts identical repetitions', () => {
     fc.assert(
       fc.property(
@@ -133,9 +155,16 @@ describe('parseArchitectureJson', () => {
     expect(r).toEqual(E.left([expect.objectContaining({ tag: 'InvalidJson', position: 22, line: 4, column: 1 })]));
     expect(E.isLeft(r) && r.left[0]!.message).toMatch(/line 4, column 1/);
     expect(tags(parseArchitectureJson(''))).toEqual(['InvalidJson']);
-    expect(tags(parseArchitectureJson('{"a": 01}'))).toEqual(['InvalidJson']);
-    expect(tags(parseArchitectureJson('{"a": "\u0001"}'))).toEqual(['InvalidJson']);
-    expect(tags(parseArchitectureJson('{"a": 1} x'))).toEqual(['InvalidJson']);
+    const at = (text: string): number | undefined => {
+      const e = parseArchitectureJson(text);
+      return E.isLeft(e) && e.left[0]!.tag === 'InvalidJson' ? e.left[0]!.position : undefined;
+    };
+    expect(at('{"a": 01}')).toBe(7);
+    expect(at('{"a": "\u0001"}')).toBe(7);
+    expect(at('{"a": 1} x')).toBe(9);
+    expect(at('{"a": [1, 2,]}')).toBe(12);
+    expect(at('{"a": "\\q"}')).toBe(8);
+    expect(at('{"a": tru}')).toBe(9);
   });
 
   it('never throws, even on very deep nesting', () => {

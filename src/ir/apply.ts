@@ -57,7 +57,13 @@ export const apply = (g: Graph, arch: Architecture): E.Either<readonly IRError[]
     if (op.kind === 'layerChoice') {
       const chosen = choice(op.key, node.inputs.length, node.name);
       if (chosen.length !== 1) {
-        throw new GraphError({ tag: 'BuildFailed', message: `layer choice '${op.key}' needs exactly one candidate, got [${chosen.join(', ')}]` });
+        throw new GraphError({
+          tag: 'BuildFailed',
+          message:
+            chosen.length === 0
+              ? `layer choice '${op.key}' chose no candidate ([]), but ${node.name} is used by the architecture (only an edge its input choice dropped may be [])`
+              : `layer choice '${op.key}' needs exactly one candidate, got [${chosen.join(', ')}]`,
+        });
       }
       return [node.inputs[chosen[0]!]!];
     }

@@ -173,7 +173,9 @@ const resolveValue = (d: Decision, u: unknown): E.Either<readonly ArchError[], r
   }
   // The count is judged only when every item was understood: otherwise the item errors say what is wrong.
   if (errors.length > 0) return E.left(errors);
-  const want = d.kind === 'layer' ? 1 : d.nChosen;
+  // A layer choice takes exactly one candidate, or `[]`: NNI's DARTS export writes `[]` for an edge its node's
+  // input choice dropped. Such a choice is never reached by `apply`, which reports it by key if it is.
+  const want = d.kind === 'layer' ? (chosen.length === 0 && Array.isArray(u) ? 0 : 1) : d.nChosen;
   if (want !== null && chosen.length !== want) {
     return E.left([
       {

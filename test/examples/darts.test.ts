@@ -6,8 +6,10 @@ import {
   type Architecture,
   type Decision,
   type Node,
+  apply,
   binomial,
   buildModel,
+  resolveArchitecture,
   defineModel,
   graphEq,
   nodes,
@@ -221,5 +223,42 @@ describe('oddPick (the shifted branch of FactorizedReduce)', () => {
           // Tolerance 1e-12: float64 rounding of a four-term sum of values below 10.
           expect(Math.abs(y[(ch * (h / 2) + i) * (w / 2) + j]! - x[(ch * h + 2 * i + 1) * w + 2 * j + 1]!)).toBeLessThan(1e-12);
         }
+  });
+});
+
+describe('NNI DARTS export files', () => {
+  // NNI's DARTS export writes `[]` for an edge its node's input switch dropped; such files must load.
+  const space = (() => {
+    const g = buildModel(dartsSpace({ cells: 3, nodes: 2, channels: 4 }));
+    if (E.isLeft(g)) throw new Error(g.left.map((e) => e.message).join('; '));
+    return { graph: g.right, space: searchSpace(g.right) };
+  })();
+  const nniExport = (): Record<string, unknown> => {
+    const json: Record<string, unknown> = {};
+    for (const d of space.space.decisions) {
+      // Every node keeps its first two edges; the op of every other edge is dropped as `[]`.
+      if (d.kind === 'input') json[d.key] = d.names.slice(0, 2);
+      else json[d.key] = /_p[01]$/.test(d.key) ? 'sep_conv_3x3' : [];
+    }
+    return json;
+  };
+
+  it('resolve and apply, with [] for the dropped edges', () => {
+    const arch = resolveArchitecture(space.space, nniExport());
+    expect(E.isRight(arch)).toBe(true);
+    if (E.isRight(arch)) expect(E.isRight(apply(space.graph, arch.right))).toBe(true);
+  });
+
+  it('an edge that is used but exported as [] is an error naming its key', () => {
+    const json = nniExport();
+    // A node with three or more incoming edges (e.g. normal_n3_switch over normal_n3_p0 … p2): keep its last edge.
+    const d = space.space.decisions.find((x) => x.kind === 'input' && x.names.length >= 3)!;
+    json[d.key] = [d.names[0]!, d.names[d.names.length - 1]!]; // now an edge whose op is [] is used
+    const arch = resolveArchitecture(space.space, json);
+    expect(E.isRight(arch)).toBe(true);
+    if (E.isLeft(arch)) return;
+    const fixed = apply(space.graph, arch.right);
+    expect(E.isLeft(fixed)).toBe(true);
+    if (E.isLeft(fixed)) expect(fixed.left.map((e) => e.message).join('\n')).toMatch(new RegExp(`layer choice '${d.names[d.names.length - 1]}' chose no candidate`));
   });
 });

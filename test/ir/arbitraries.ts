@@ -364,7 +364,8 @@ export const arbBadValue = (d: Decision): fc.Arbitrary<BadValue> => {
     ),
     bad('WrongType', fc.constantFrom<unknown>(null, {}, { a: 1 }, 1.5, true, [true, 1], [[0]], [null], [0.5, 'a'], [false, 'x'])),
   ];
-  const wrongCounts = upTo(n + 1).filter((k) => (d.kind === 'layer' ? k !== 1 : d.nChosen !== null && k !== d.nChosen));
+  // A layer choice takes one candidate, or none (`[]`: NNI's export of an edge dropped by its node's switch).
+  const wrongCounts = upTo(n + 1).filter((k) => (d.kind === 'layer' ? k > 1 : d.nChosen !== null && k !== d.nChosen));
   if (wrongCounts.length > 0) {
     options.push(
       bad(

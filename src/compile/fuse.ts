@@ -66,11 +66,19 @@ const stepOf = (user: Node, prev: Node): ChainStep | undefined => {
   return undefined;
 };
 
+/**
+ * Activations the GEMM epilogue (kernels/epilogue.ts) may apply. relu and relu6 are left out while that
+ * epilogue computes them with WGSL `max`/`min`, which drop NaN on lavapipe (relu(NaN) must be NaN, as in
+ * PyTorch and the reference); they then run as a separate NaN-preserving elementwise kernel.
+ */
+export const GEMM_ACTIVATIONS: ReadonlySet<string> = new Set(['sigmoid', 'tanh', 'gelu']);
+
 const accepts = (kind: HeadKind, steps: readonly ChainStep[], next: ChainStep): boolean => {
   const adds = steps.filter((s) => s.step.kind === 'add').length;
   switch (kind) {
     case 'gemm': {
       if (next.step.kind === 'scale') return false;
+      if (next.step.kind === 'act' && !GEMM_ACTIVATIONS.has(next.step.act)) return false;
       if (next.step.kind === 'add') return adds === 0;
       return adds === 0 && steps.length === 0;
     }
@@ -107,7 +115,8 @@ export const planFusion = (
     for (;;) {
       if (uses.get(cur.id) !== 1) break;
       const user = soleUser.get(cur.id);
-      if (user === undefined) break;
+      // A user already fused into another chain (e.g. add(relu(x), tanh(x)) took relu) stays there.
+      if (user === undefined || chains.has(user.id) || absorbed.has(user.id)) break;
       const s = stepOf(user, cur);
       if (s === undefined || !accepts(kind, steps, s)) break;
       steps.push(s);

@@ -71,6 +71,8 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
   const op = head.op;
   const B = e.batch;
   const label = labelOf(head, steps);
+  // The GEMM generators write their label into the WGSL; a node-free label keeps equal shapes one kernel.
+  const kernelLabel = [head.op.kind, ...steps.map((s) => s.node.op.kind)].join('+');
   const ins = head.inputs.map(e.valueOf);
   const res = steps.flatMap((s) => (s.residual === undefined ? [] : [e.valueOf(s.residual)]));
   const epi = steps.map((s) => s.step);
@@ -80,7 +82,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
       const [c, h, w] = x!.shape as [number, number, number];
       const wt = head.inputs[1]!.shape;
       const kernel = conv2dKernel({
-        label, batch: B, cin: c, h, w, cout: wt[0]!, kh: wt[2]!, kw: wt[3]!,
+        label: kernelLabel, batch: B, cin: c, h, w, cout: wt[0]!, kh: wt[2]!, kw: wt[3]!,
         stride: op.stride, padding: op.padding, dilation: op.dilation, groups: op.groups,
         epilogue: gemmEpilogue(op.bias, steps), tile: e.tile,
       });
@@ -89,7 +91,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
     }
     case 'linear': {
       const kernel = matmulKernel({
-        label, M: B, N: head.shape[0]!, K: x!.shape[0]!, transB: true, epilogue: gemmEpilogue(op.bias, steps), tile: e.tile,
+        label: kernelLabel, M: B, N: head.shape[0]!, K: x!.shape[0]!, transB: true, epilogue: gemmEpilogue(op.bias, steps), tile: e.tile,
       });
       e.dispatch(kernel, [...ins, ...res, out], label, group);
       return true;

@@ -6,7 +6,7 @@
  * messages only: it is not part of the identity.
  */
 import { canonicalJson, hash128 } from './hash.ts';
-import { inferShape, type Op } from './ops.ts';
+import { inferShape, type Op, outputBatched } from './ops.ts';
 import type { Shape } from './shape.ts';
 
 export interface Node {
@@ -14,6 +14,8 @@ export interface Node {
   readonly op: Op;
   readonly inputs: readonly Node[];
   readonly shape: Shape;
+  /** Whether the value carries the batch (activations) or not (parameters, gradients of parameters, losses). */
+  readonly batched: boolean;
   readonly name: string;
 }
 
@@ -31,6 +33,7 @@ export const mkNode = (op: Op, inputs: readonly Node[], name: string): Node => {
     op: Object.freeze({ ...op }), // a copy: the caller's object stays its own
     inputs: Object.freeze([...inputs]),
     shape: Object.freeze([...shape]),
+    batched: outputBatched(op, inputs.map((i) => i.batched)),
     name,
   });
 };

@@ -70,7 +70,58 @@ export type Op =
       readonly position: number;
     }
   /** What an input choice with an empty selection becomes under `apply`; `add` drops it. */
-  | { readonly kind: 'absent'; readonly key: string; readonly shape: Shape };
+  | { readonly kind: 'absent'; readonly key: string; readonly shape: Shape }
+  // ---- Training and gradient ops: produced by `trainingGraph`, `mixGraph` and `grad`, not by user layers. ----
+  /** A constant tensor (unbatched), e.g. the seed ∂L/∂L = 1. */
+  | { readonly kind: 'fill'; readonly value: number; readonly shape: Shape }
+  /** Run-time weights of one choice key (unbatched [n]): DARTS' softmax(α), Gumbel samples, a one-hot mask. */
+  | { readonly kind: 'choiceWeights'; readonly key: string; readonly n: number }
+  /** inputs: [w[n], c0 … c(n−1)] → Σ wᵢ·cᵢ (mixed mode of a layer choice or a summed input choice). */
+  | { readonly kind: 'weightedSum' }
+  /** inputs: [w[n], x] → w[index]·x. */
+  | { readonly kind: 'weightedScale'; readonly index: number }
+  /** inputs: [dy, c0 … c(n−1)] → unbatched [n]: ∂L/∂wᵢ = Σ over batch and elements of dy·cᵢ. */
+  | { readonly kind: 'weightedSumGrad' }
+  /** BatchNorm with batch statistics; the lowering also updates the running statistics (its inputs 1 and 2). */
+  | { readonly kind: 'batchNorm2dTrain'; readonly eps: number; readonly momentum: number; readonly affine: boolean }
+  /** inputs: [x, dy, weight?] → ∂L/∂x of batchNorm2dTrain. */
+  | { readonly kind: 'batchNorm2dGradInput'; readonly eps: number; readonly affine: boolean }
+  /** inputs: [x, dy] → unbatched [C]: Σ dy·x̂ (∂L/∂γ). */
+  | { readonly kind: 'batchNorm2dGradWeight'; readonly eps: number }
+  /** Sum over the batch (and, when `spatial`, over H and W: → [C]); the result is unbatched. */
+  | { readonly kind: 'sumBatch'; readonly spatial: boolean }
+  /** inputs: [dy, weight] → ∂L/∂x of conv2d (a transposed convolution). */
+  | { readonly kind: 'conv2dGradInput'; readonly stride: Pair; readonly padding: Pair; readonly dilation: Pair; readonly groups: number; readonly inputShape: Shape }
+  /** inputs: [x, dy] → unbatched ∂L/∂weight of conv2d. */
+  | { readonly kind: 'conv2dGradWeight'; readonly stride: Pair; readonly padding: Pair; readonly dilation: Pair; readonly groups: number; readonly weightShape: Shape }
+  /** inputs: [dy[out], weight[out, in]] → [in]. */
+  | { readonly kind: 'linearGradInput' }
+  /** inputs: [x[in], dy[out]] → unbatched [out, in]. */
+  | { readonly kind: 'linearGradWeight' }
+  /** Inverted dropout as trained: the mask is a pure function of (step seed, site, element index). */
+  | { readonly kind: 'dropoutTrain'; readonly p: number; readonly channelwise: boolean; readonly site: string }
+  /** inputs: [x, dy] → dy·f′(x). */
+  | { readonly kind: 'activationGrad'; readonly fn: 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'gelu' }
+  /** inputs: [x, dy] → dy routed to each window's maximum (the first one on ties, as PyTorch). */
+  | { readonly kind: 'maxPool2dGrad'; readonly kernel: Pair; readonly stride: Pair; readonly padding: Pair }
+  /** inputs: [dy] → ∂L/∂x of avgPool2d. */
+  | { readonly kind: 'avgPool2dGrad'; readonly kernel: Pair; readonly stride: Pair; readonly padding: Pair; readonly countIncludePad: boolean; readonly inputShape: Shape }
+  | { readonly kind: 'adaptiveAvgPool2dGrad'; readonly inputShape: Shape }
+  | { readonly kind: 'globalAvgPoolGrad'; readonly inputShape: Shape }
+  /** Channels [start, start + count) of a [C, …] value (the VJP of concat). */
+  | { readonly kind: 'sliceChannels'; readonly start: number; readonly count: number }
+  /** inputs: [y, dy] where y = softmax(x): y·(dy − Σ y·dy). */
+  | { readonly kind: 'softmaxGrad' }
+  /** inputs: [y, dy] where y = logSoftmax(x): dy − exp(y)·Σ dy. */
+  | { readonly kind: 'logSoftmaxGrad' }
+  /**
+   * inputs: [logits[K], labels[1] (class indices as f32)] → unbatched [1]: the mean over the batch of the
+   * cross-entropy of softmax(logits) with the (optionally smoothed) one-hot labels. On log-probabilities it is
+   * the NLL loss, since logSoftmax is idempotent.
+   */
+  | { readonly kind: 'crossEntropy'; readonly labelSmoothing: number }
+  /** inputs: [logits, labels, dLoss[1]] → dLoss·(softmax(logits) − target)/batch. */
+  | { readonly kind: 'crossEntropyGrad'; readonly labelSmoothing: number };
 
 export type OpKind = Op['kind'];
 export type ChoiceOp = Extract<Op, { kind: 'layerChoice' | 'inputChoice' }>;
@@ -271,5 +322,140 @@ export const inferShape = (node: string, op: Op, shapes: readonly Shape[]): Shap
     case 'absent':
       arity(node, op, shapes, 0);
       return op.shape;
+    case 'fill':
+      arity(node, op, shapes, 0);
+      if (!positiveInts(op.shape)) bad(node, op, `shape ${showShape(op.shape)} must have positive integer dimensions`);
+      return op.shape;
+    case 'choiceWeights':
+      arity(node, op, shapes, 0);
+      if (!positiveInts([op.n])) bad(node, op, `needs n >= 1`);
+      return [op.n];
+    case 'weightedSum': {
+      if (shapes.length < 2) arity(node, op, shapes, 2, Infinity);
+      if (!shapeEq(shapes[0]!, [shapes.length - 1])) mismatch(node, op, shapes, `needs one weight per candidate (${shapes.length - 1})`);
+      return sameShapes(node, op, shapes.slice(1));
+    }
+    case 'weightedScale':
+      arity(node, op, shapes, 2);
+      if (shapes[0]!.length !== 1 || !(Number.isInteger(op.index) && op.index >= 0 && op.index < shapes[0]![0]!)) {
+        mismatch(node, op, shapes, `index ${op.index} is not a position of the weights`);
+      }
+      return shapes[1]!;
+    case 'weightedSumGrad':
+      if (shapes.length < 2) arity(node, op, shapes, 2, Infinity);
+      sameShapes(node, op, shapes);
+      return [shapes.length - 1];
+    case 'batchNorm2dTrain':
+      return inferShape(node, { kind: 'batchNorm2d', eps: op.eps, momentum: op.momentum, affine: op.affine }, shapes);
+    case 'batchNorm2dGradInput': {
+      arity(node, op, shapes, op.affine ? 3 : 2);
+      const [c] = chw(node, op, shapes);
+      if (!shapeEq(shapes[0]!, shapes[1]!) || (op.affine && !shapeEq(shapes[2]!, [c]))) mismatch(node, op, shapes, 'needs x and dy of one shape (and a [C] weight)');
+      return shapes[0]!;
+    }
+    case 'batchNorm2dGradWeight': {
+      arity(node, op, shapes, 2);
+      const [c] = chw(node, op, shapes);
+      if (!shapeEq(shapes[0]!, shapes[1]!)) mismatch(node, op, shapes, 'needs x and dy of one shape');
+      return [c];
+    }
+    case 'sumBatch':
+      arity(node, op, shapes, 1);
+      if (op.spatial) {
+        if (shapes[0]!.length < 1) mismatch(node, op, shapes, 'spatial sum needs a channel axis');
+        return [shapes[0]![0]!];
+      }
+      return shapes[0]!;
+    case 'conv2dGradInput': {
+      arity(node, op, shapes, 2);
+      const forward = inferShape(node, { kind: 'conv2d', stride: op.stride, padding: op.padding, dilation: op.dilation, groups: op.groups, bias: false }, [op.inputShape, shapes[1]!]);
+      if (!shapeEq(forward, shapes[0]!)) mismatch(node, op, shapes, `dy must be ${showShape(forward)}`);
+      return op.inputShape;
+    }
+    case 'conv2dGradWeight': {
+      arity(node, op, shapes, 2);
+      const forward = inferShape(node, { kind: 'conv2d', stride: op.stride, padding: op.padding, dilation: op.dilation, groups: op.groups, bias: false }, [shapes[0]!, op.weightShape]);
+      if (!shapeEq(forward, shapes[1]!)) mismatch(node, op, shapes, `dy must be ${showShape(forward)}`);
+      return op.weightShape;
+    }
+    case 'linearGradInput': {
+      arity(node, op, shapes, 2);
+      const [dy, w] = [shapes[0]!, shapes[1]!];
+      if (dy.length !== 1 || w.length !== 2 || w[0] !== dy[0]) mismatch(node, op, shapes, 'needs dy [out] and weight [out, in]');
+      return [w[1]!];
+    }
+    case 'linearGradWeight': {
+      arity(node, op, shapes, 2);
+      const [x, dy] = [shapes[0]!, shapes[1]!];
+      if (x.length !== 1 || dy.length !== 1) mismatch(node, op, shapes, 'needs x [in] and dy [out]');
+      return [dy[0]!, x[0]!];
+    }
+    case 'dropoutTrain':
+      return inferShape(node, { kind: 'dropout', p: op.p, channelwise: op.channelwise, site: op.site }, shapes);
+    case 'activationGrad':
+    case 'softmaxGrad':
+    case 'logSoftmaxGrad':
+      arity(node, op, shapes, 2);
+      return sameShapes(node, op, shapes);
+    case 'maxPool2dGrad': {
+      arity(node, op, shapes, 2);
+      const y = pool(node, op, [shapes[0]!], op.kernel, op.stride, op.padding);
+      if (!shapeEq(y, shapes[1]!)) mismatch(node, op, shapes, `dy must be ${showShape(y)}`);
+      return shapes[0]!;
+    }
+    case 'avgPool2dGrad': {
+      arity(node, op, shapes, 1);
+      const y = pool(node, op, [op.inputShape], op.kernel, op.stride, op.padding);
+      if (!shapeEq(y, shapes[0]!)) mismatch(node, op, shapes, `dy must be ${showShape(y)}`);
+      return op.inputShape;
+    }
+    case 'adaptiveAvgPool2dGrad':
+    case 'globalAvgPoolGrad': {
+      arity(node, op, shapes, 1);
+      if (op.inputShape.length !== 3 || shapes[0]![0] !== op.inputShape[0]) mismatch(node, op, shapes, `dy does not match input ${showShape(op.inputShape)}`);
+      return op.inputShape;
+    }
+    case 'sliceChannels': {
+      arity(node, op, shapes, 1);
+      const s = shapes[0]!;
+      if (s.length < 1 || !(Number.isInteger(op.start) && op.start >= 0 && Number.isInteger(op.count) && op.count >= 1 && op.start + op.count <= s[0]!)) {
+        mismatch(node, op, shapes, `channels [${op.start}, ${op.start + op.count}) are out of range`);
+      }
+      return [op.count, ...s.slice(1)];
+    }
+    case 'crossEntropy':
+    case 'crossEntropyGrad': {
+      arity(node, op, shapes, op.kind === 'crossEntropy' ? 2 : 3);
+      if (shapes[0]!.length !== 1 || !shapeEq(shapes[1]!, [1])) mismatch(node, op, shapes, 'needs logits [K] and labels [1]');
+      if (!(op.labelSmoothing >= 0 && op.labelSmoothing < 1)) bad(node, op, `labelSmoothing must be in [0, 1), got ${op.labelSmoothing}`);
+      if (op.kind === 'crossEntropyGrad' && !shapeEq(shapes[2]!, [1])) mismatch(node, op, shapes, 'dLoss must be [1]');
+      return op.kind === 'crossEntropy' ? [1] : shapes[0]!;
+    }
+  }
+};
+
+/**
+ * Whether an op's value carries the batch (activations) or not (parameters, their gradients, losses, choice
+ * weights). Leaves decide for themselves; ops that reduce over the batch are unbatched; the rest follow their
+ * inputs.
+ */
+export const outputBatched = (op: Op, inputsBatched: readonly boolean[]): boolean => {
+  switch (op.kind) {
+    case 'input':
+      return true;
+    case 'param':
+    case 'fill':
+    case 'choiceWeights':
+    case 'conv2dGradWeight':
+    case 'linearGradWeight':
+    case 'batchNorm2dGradWeight':
+    case 'sumBatch':
+    case 'weightedSumGrad':
+    case 'crossEntropy':
+      return false;
+    case 'absent':
+      return true;
+    default:
+      return inputsBatched.some((b) => b);
   }
 };

@@ -35,6 +35,7 @@ export type RefError =
   | { readonly tag: 'InputSize'; readonly name: string; readonly expected: number; readonly got: number; readonly message: string }
   | { readonly tag: 'AbsentValue'; readonly key: string; readonly consumer: string; readonly message: string }
   | { readonly tag: 'NotAParameter'; readonly node: string; readonly message: string }
+  | { readonly tag: 'Unsupported'; readonly node: string; readonly message: string }
   | { readonly tag: 'BatchNormSingleValue'; readonly node: string; readonly message: string };
 
 export interface EvaluateOptions {
@@ -266,10 +267,9 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
         return evalChoice(n, resolved.get(n.id)!);
       case 'absent':
         return { absent: op.key };
-      default: {
-        const never: never = op;
-        throw new Error(`unknown op ${JSON.stringify(never)}`);
-      }
+      default:
+        // Training and gradient ops (src/ir/vjp.ts) are being added to the interpreter.
+        throw new NodeFailure({ tag: 'Unsupported', node: n.name, message: `${n.name}: the reference interpreter does not evaluate ${op.kind} yet` });
     }
   };
 

@@ -302,6 +302,11 @@ describe('inferShape: errors', () => {
       gelu: true, identity: true, scale: true, zero: true, add: true, mul: true, concat: true, maxPool2d: true, avgPool2d: true,
       globalAvgPool: true, adaptiveAvgPool2d: true, flatten: true, reshape: true, dropout: true, softmax: true, logSoftmax: true,
       layerChoice: true, inputChoice: true, absent: true,
+  fill: true, choiceWeights: true, weightedSum: true, weightedScale: true, weightedSumGrad: true, batchNorm2dTrain: true,
+  batchNorm2dGradInput: true, batchNorm2dGradWeight: true, sumBatch: true, conv2dGradInput: true, conv2dGradWeight: true,
+  linearGradInput: true, linearGradWeight: true, dropoutTrain: true, activationGrad: true, maxPool2dGrad: true, avgPool2dGrad: true,
+  adaptiveAvgPool2dGrad: true, globalAvgPoolGrad: true, sliceChannels: true, softmaxGrad: true, logSoftmaxGrad: true,
+  crossEntropy: true, crossEntropyGrad: true,
     };
     const covered = new Set(errorCases.map((c) => c.op.kind));
     // Unary ops share one arity rule, tested through relu, softmax, flatten; the rest must each have a case.

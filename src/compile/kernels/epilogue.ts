@@ -89,7 +89,7 @@ export const epilogueFunctions = (e: Epilogue): string => (e.activation === 'non
 
 /**
  * The store of one vec4 accumulator. With `vecOut`, four contiguous outputs go at vec4 index `vecIndex` (all four
- * valid when `valid` holds); otherwise lane l goes at scalar index `scalarIndex + l`, each lane guarded by `laneValid(l)`.
+ * valid when `valid` holds); otherwise lane l goes at scalar index `scalarAt(l)`, each lane guarded by `laneValid(l)`.
  * `biasVec`/`biasLane` address the bias for the vec4 and the scalar case.
  */
 export interface StoreSpec {
@@ -98,24 +98,27 @@ export interface StoreSpec {
   readonly acc: string;
   readonly valid: string;
   readonly vecIndex: string;
-  readonly scalarIndex: string;
+  readonly scalarAt: (lane: number) => string;
   readonly laneValid: (l: number) => string;
   readonly biasVec: string;
   readonly biasLane: (l: number) => string;
 }
 
-/** WGSL statements storing one accumulator through the epilogue (see {@link StoreSpec}). */
+/**
+ * WGSL statements storing one accumulator through the epilogue (see {@link StoreSpec}). The epilogue is always
+ * evaluated once on the vec4 (then stored lane by lane where needed): lavapipe's compile time grows with code
+ * size, and 4 scalar copies of a gelu per accumulator made 8×8 tiles take tens of seconds to compile.
+ * Reads of bias/residual lanes past the edge are discarded; WebGPU's robust access keeps them inside the buffer.
+ */
 export const storeAccumulator = (s: StoreSpec): string => {
   if (s.vecOut) {
     const v = epilogueExpr(s.e, true, s.acc, s.biasVec, `residual[${s.vecIndex}]`);
     return `  if (${s.valid}) { out[${s.vecIndex}] = ${v}; }\n`;
   }
-  let r = '';
-  const lanes = ['x', 'y', 'z', 'w'];
-  for (let l = 0; l < 4; l++) {
-    const idx = `${s.scalarIndex} + ${l}u`;
-    const v = epilogueExpr(s.e, false, `${s.acc}.${lanes[l]}`, s.biasLane(l), `residual[${idx}]`);
-    r += `  if (${s.valid} && ${s.laneValid(l)}) { out[${idx}] = ${v}; }\n`;
-  }
-  return r;
+  const lanes = [0, 1, 2, 3];
+  const bias = `vec4<f32>(${lanes.map(s.biasLane).join(', ')})`;
+  const residual = `vec4<f32>(${lanes.map((l) => `residual[${s.scalarAt(l)}]`).join(', ')})`;
+  let r = `  if (${s.valid}) {\n    let v = ${epilogueExpr(s.e, true, s.acc, bias, residual)};\n`;
+  for (const l of lanes) r += `    if (${s.laneValid(l)}) { out[${s.scalarAt(l)}] = v.${'xyzw'[l]}; }\n`;
+  return `${r}  }\n`;
 };

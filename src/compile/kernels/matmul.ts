@@ -20,6 +20,8 @@ import {
   declareAccumulators,
   multiplyAccumulate,
   storageBinding,
+  storeLoop,
+  opaqueCount,
   u,
 } from './tiles.ts';
 
@@ -85,10 +87,11 @@ const prologue = (L: Layout, t: TileConfig): string => {
 /** Register-blocked K loop reading A and B from global memory (vec4 where aligned). */
 const globalKLoop = (L: Layout, t: TileConfig): string => {
   const { M, N, K } = L;
+  // Step 4 along K only when some operand is read as vec4 along K; otherwise one k per iteration: lavapipe's
+  // compile time grows steeply with the loop body's size, and unrolling scalar gathers bought nothing.
   const vecK = (!L.transA && L.vecA) || (L.transB && L.vecB);
-  const step = vecK ? 4 : 4; // unroll by 4 either way; vecK additionally loads 4 k's at once
+  const step = vecK ? 4 : 1;
   const kMain = K - (K % step);
-  // Values for one k (as an expression of k) and sub-step kk.
   const aExpr = (i: number, k: string, kk: number): string => {
     if (!L.transA) return L.vecA ? `aK${i}.${lane[kk]}` : `a[aBase + r${i} * ${u(K)} + ${k} + ${kk}u]`;
     if (L.vecA) return `aM${Math.floor(i / 4)}_${kk}.${lane[i % 4]}`;
@@ -120,7 +123,8 @@ const globalKLoop = (L: Layout, t: TileConfig): string => {
   let s = '';
   if (L.transA && L.vecA) for (let i4 = 0; i4 < t.rows / 4; i4++) s += `  let rv${i4} = min(row0 / 4u + ${i4}u, ${u(M / 4 - 1)});\n`;
   if (!L.transB && L.vecB) for (let j = 0; j < t.cols / 4; j++) s += `  let cv${j} = min(col0 / 4u + ${j}u, ${u(N / 4 - 1)});\n`;
-  if (kMain > 0) s += `  for (var k = 0u; k < ${u(kMain)}; k = k + ${u(step)}) {\n${body('k', [0, 1, 2, 3])}  }\n`;
+  const kks = Array.from({ length: step }, (_, i) => i);
+  if (kMain > 0) s += `  for (var k = 0u; k < ${opaqueCount(kMain)}; k = k + ${u(step)}) {\n${body('k', kks)}  }\n`;
   if (K % step !== 0) s += `  {\n${body(u(kMain), Array.from({ length: K % step }, (_, i) => i))}  }\n`;
   return s;
 };
@@ -209,23 +213,23 @@ export const matmulKernel = (o: MatmulOptions): Kernel => {
   body += prologue(L, tile);
   body += declareAccumulators(tile.rows, tile.cols);
   body += tile.shared ? sharedKLoop(L, tile) : globalKLoop(L, tile);
-  for (let i = 0; i < tile.rows; i++) {
-    for (let j = 0; j < tile.cols / 4; j++) {
-      const row = `(row0 + ${i}u)`;
-      const col = `(col0 + ${4 * j}u)`;
-      body += storeAccumulator({
-        e,
-        vecOut: L.vecOut,
-        acc: `acc_${i}_${j}`,
-        valid: `${row} < ${u(M)}${L.vecOut ? ` && ${col} < ${u(N)}` : ''}`,
-        vecIndex: `(oBase + ${row} * ${u(N)} + ${col}) / 4u`,
-        scalarIndex: `oBase + ${row} * ${u(N)} + ${col}`,
-        laneValid: (l) => `${col} + ${l}u < ${u(N)}`,
-        biasVec: `bias[${col} / 4u]`,
-        biasLane: (l) => `bias[${col} + ${l}u]`,
-      });
-    }
-  }
+  const row = `(row0 + si)`;
+  const col = `(col0 + 4u * sj)`;
+  body += storeLoop(
+    tile.rows,
+    tile.cols,
+    storeAccumulator({
+      e,
+      vecOut: L.vecOut,
+      acc: 'acc',
+      valid: `${row} < ${u(M)}${L.vecOut ? ` && ${col} < ${u(N)}` : ''}`,
+      vecIndex: `(oBase + ${row} * ${u(N)} + ${col}) / 4u`,
+      scalarAt: (l) => `oBase + ${row} * ${u(N)} + ${col} + ${l}u`,
+      laneValid: (l) => `${col} + ${l}u < ${u(N)}`,
+      biasVec: `bias[${col} / 4u]`,
+      biasLane: (l) => `bias[${col} + ${l}u]`,
+    }),
+  );
   const wgsl =
     `// ${o.label}: matmul M=${M} N=${N} K=${K} batch=${batch}${L.transA ? ' transA' : ''}${L.transB ? ' transB' : ''}` +
     ` tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}${tile.shared ? ` shared k${tile.kTile}` : ''}\n` +

@@ -62,25 +62,30 @@ export const adapterKind = (info: { readonly vendor?: string; readonly architect
   return /llvmpipe|lavapipe|swiftshader|microsoft basic render|warp|software|cpu/.test(text) ? 'software' : 'gpu';
 };
 
-const halveToFit = (perThread: number, threads: number, extent: number, minPerThread: number): [number, number] => {
-  // Shrink the covered extent while it is more than twice the problem: idle lanes cost as much as busy ones.
+const halveToFit = (perThread: number, threads: number, extent: number, minPerThread: number, quantum: number): [number, number] => {
+  // Shrink the covered extent while it is at least twice the problem: idle lanes cost as much as busy ones.
+  // Workgroup sides go first (they cost parallelism, not per-invocation efficiency), then the per-invocation count,
+  // which stays a multiple of `quantum` (4 for the vec4 columns).
   let p = perThread;
   let t = threads;
   while (p * t >= 2 * extent && (t > 1 || p > minPerThread)) {
-    if (t > 1) t /= 2;
-    else p /= 2;
+    if (t > 1) t = Math.floor(t / 2);
+    else p = Math.max(minPerThread, Math.floor(p / 2 / quantum) * quantum);
   }
   return [p, t];
 };
 
 /**
  * A tile no larger than the problem needs: a linear layer with 1 row must not spend 63 of 64 rows of a tile on
- * padding. Per-invocation counts and workgroup sizes are halved (they are powers of two in the defaults) until
- * the tile covers less than twice the extent. `cols` stays a multiple of 4.
+ * padding. Workgroup sides, then per-invocation counts, are halved until the tile covers less than twice the
+ * extent (or cannot shrink). `cols` stays a multiple of 4.
+ *
+ * @example
+ * fitTile(softwareTile, 1, 10) // { rows: 1, cols: 8, wgX: 2, wgY: 1, ... }: 1×16 outputs per workgroup
  */
 export const fitTile = (t: TileConfig, rowsExtent: number, colsExtent: number): TileConfig => {
-  const [rows, wgY] = halveToFit(t.rows, t.wgY, rowsExtent, 1);
-  const [cols, wgX] = halveToFit(t.cols, t.wgX, colsExtent, 4);
+  const [rows, wgY] = halveToFit(t.rows, t.wgY, rowsExtent, 1, 1);
+  const [cols, wgX] = halveToFit(t.cols, t.wgX, colsExtent, 4, 4);
   return { ...t, rows, cols, wgX, wgY };
 };
 
@@ -144,3 +149,30 @@ export const multiplyAccumulate = (rows: number, cols: number, a: (i: number) =>
 export const storageBinding = (index: number, name: string, vec: boolean, write: boolean): string =>
   `@group(0) @binding(${index}) var<storage, ${write ? 'read_write' : 'read'}> ${name}: array<${vec ? 'vec4<f32>' : 'f32'}>;\n`;
 
+
+/**
+ * `n` as a u32 the shader compiler cannot see through (`out` has at least one element, so it is always `n`).
+ * A loop bounded by it is not fully unrolled: lavapipe's LLVM unrolls constant-trip loops, and an unrolled store
+ * loop cost 4 s of compile time for an 8×8 tile (1.5 s with this). Kernels using it must bind `out`.
+ */
+export const opaqueCount = (n: number): string => `select(${n}u, 0u, arrayLength(&out) == 0u)`;
+
+/**
+ * Stores a rows × cols accumulator block with ONE copy of the store code: a loop visits the accumulators, picking
+ * the t-th with a chain of `select`s, and binds `si` (row in the block), `sj` (vec4 column in the block) and `acc`.
+ * Why: on lavapipe, compile time grows superlinearly with the number of store instructions (64 unrolled scalar
+ * stores of an 8×8 block: ~1.8 s of CPU; gathering the accumulators into a private array and indexing it: ~3.5 s;
+ * this loop: ~0.2 s). The store runs once per output, so the selects cost nothing measurable at run time.
+ */
+export const storeLoop = (rows: number, cols: number, store: string): string => {
+  const n = (rows * cols) / 4;
+  const names: string[] = [];
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols / 4; j++) names.push(`acc_${i}_${j}`);
+  const pick = names.slice(1).reduce((sel, name, t) => `select(${sel}, ${name}, t == ${t + 1}u)`, names[0]!);
+  return (
+    `  for (var t = 0u; t < ${opaqueCount(n)}; t = t + 1u) {\n    let si = t / ${u(cols / 4)};\n    let sj = t % ${u(cols / 4)};\n` +
+    `    let acc = ${pick};\n` +
+    store.replace(/^/gm, '  ') +
+    `  }\n`
+  );
+};

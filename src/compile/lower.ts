@@ -39,9 +39,18 @@ export type LowerError =
   | { readonly tag: 'InvalidBatch'; readonly batch: number; readonly message: string }
   | { readonly tag: 'ChoiceInFixedMode'; readonly key: string; readonly node: string; readonly message: string }
   | { readonly tag: 'AbsentValue'; readonly key: string; readonly node: string; readonly message: string }
-  | { readonly tag: 'NoOutputs'; readonly message: string };
+  | { readonly tag: 'NoOutputs'; readonly message: string }
+  /** An op this lowering has no kernel for (the training and gradient ops of `grad`/`trainingGraph`). */
+  | { readonly tag: 'UnsupportedOp'; readonly op: string; readonly node: string; readonly message: string };
 
 const VIEWS: ReadonlySet<string> = new Set(['flatten', 'reshape', 'identity', 'dropout']);
+
+/** The forward (inference) vocabulary this lowering compiles. */
+const FORWARD_OPS: ReadonlySet<string> = new Set([
+  'input', 'param', 'conv2d', 'linear', 'batchNorm2d', 'relu', 'relu6', 'sigmoid', 'tanh', 'gelu', 'identity', 'scale', 'zero',
+  'add', 'mul', 'concat', 'maxPool2d', 'avgPool2d', 'globalAvgPool', 'adaptiveAvgPool2d', 'flatten', 'reshape', 'dropout',
+  'softmax', 'logSoftmax', 'layerChoice', 'inputChoice', 'absent',
+]);
 
 const bytesOf = (n: number): number => Math.max(4, n * 4);
 
@@ -61,6 +70,14 @@ const checkGraph = (g: Graph, o: LowerOptions, order: readonly Node[]): readonly
         key: op.key,
         node: n.name,
         message: `fixed mode needs a choice-free graph, but ${n.name} is a ${op.kind} with key '${op.key}': apply an architecture first, or lower in 'mixed' or 'sampled' mode`,
+      });
+    }
+    if (!FORWARD_OPS.has(op.kind)) {
+      errors.push({
+        tag: 'UnsupportedOp',
+        op: op.kind,
+        node: n.name,
+        message: `${n.name}: ${op.kind} has no kernel in the forward lowering (lower compiles inference graphs)`,
       });
     }
     if (op.kind === 'absent') {

@@ -53,6 +53,14 @@ describe('lower: errors', () => {
     }
   });
 
+  it('rejects an op outside the forward vocabulary, naming the node', async () => {
+    const { mkNode } = await import('../../src/ir/index.ts');
+    const x = choiceNet.inputs[0]!;
+    const w = mkNode({ kind: 'fill', value: 1, shape: [3] }, [], 'ones');
+    const r = lower({ inputs: [x], outputs: [w] }, { mode: 'fixed', batch: 1 });
+    expect(E.isLeft(r) && r.left.map((e) => [e.tag, e.message.startsWith('ones: fill')])).toEqual([['UnsupportedOp', true]]);
+  });
+
   it('rejects a non-positive or fractional batch, with every error', () => {
     const r = lower(choiceNet, { mode: 'fixed', batch: 0.5 });
     expect(E.isLeft(r) && r.left.map((e) => e.tag).sort()).toEqual(['ChoiceInFixedMode', 'InvalidBatch']);

@@ -88,7 +88,7 @@ await describeGpu('ops vs the reference interpreter', (gpu) => {
                 });
         await check([c.cin, c.hw, c.hw], layer, batch, seed);
       }),
-      { numRuns: 14 },
+      { numRuns: 10 },
     );
   }, TIMEOUT);
 

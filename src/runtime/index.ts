@@ -1,0 +1,12 @@
+/** The runtime: effects. The Dawn device, execution of Programs, the CPU reference interpreter, parameters,
+ * data sets, safetensors checkpoints, model loading and the classic-NAS trial runner. */
+export * from './device.ts';
+export * from './execute.ts';
+export * from './pipeline-cache.ts';
+export * from './reference.ts';
+export * from './params.ts';
+export * from './safetensors.ts';
+export * from './load-model.ts';
+export * from './trials.ts';
+export * from './early-stop.ts';
+export * from './data/index.ts';

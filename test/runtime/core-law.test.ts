@@ -44,7 +44,7 @@ await describeGpu('the core law', (gpu) => {
           });
         },
       ),
-      { numRuns: 12 },
+      { numRuns: 20 },
     );
   }, 900_000);
 

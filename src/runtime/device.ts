@@ -226,6 +226,12 @@ export class Gpu {
   #instance: GPU | undefined;
   #lost: LostState | undefined;
   readonly #lostSignal: Promise<LostState>;
+  /**
+   * Callbacks of `raceLost` calls in flight, all settled once when the device is lost. One reaction on the
+   * never-settling loss promise per call would stay attached forever (about 2 KB per call); a set entry is
+   * removed as soon as its race is decided.
+   */
+  readonly #onLoss = new Set<(s: LostState) => void>();
   #uncaptured: { readonly kind: GpuErrorKind; readonly message: string }[] = [];
 
   constructor(instance: GPU, device: GPUDevice, adapterInfo: AdapterInfo, isSoftware: boolean) {
@@ -238,6 +244,9 @@ export class Gpu {
     this.#lostSignal = device.lost.then((info) => {
       const state = { reason: info.reason, message: info.message };
       this.#lost = state;
+      const pending = [...this.#onLoss];
+      this.#onLoss.clear();
+      for (const settle of pending) settle(state);
       return state;
     });
     device.onuncapturederror = (ev: GPUUncapturedErrorEvent) => {
@@ -265,12 +274,20 @@ export class Gpu {
       p.catch(() => undefined); // settles after the loss: nobody waits for it, so it must not become unhandled
       return E.left(lost);
     }
-    const settled = p.then(
-      (v): E.Either<GpuError, T> => E.right(v),
-      (e: unknown): E.Either<GpuError, T> => E.left(gpuException(label, e)),
-    );
-    const onLost = this.#lostSignal.then((s): E.Either<GpuError, T> => E.left(deviceLost(label, s.reason, s.message)));
-    return Promise.race([settled, onLost]);
+    return new Promise<E.Either<GpuError, T>>((resolve) => {
+      const onLost = (s: LostState): void => resolve(E.left(deviceLost(label, s.reason, s.message)));
+      this.#onLoss.add(onLost);
+      p.then(
+        (v) => {
+          this.#onLoss.delete(onLost);
+          resolve(E.right(v));
+        },
+        (e: unknown) => {
+          this.#onLoss.delete(onLost);
+          resolve(E.left(gpuException(label, e)));
+        },
+      );
+    });
   }
 
   /**

@@ -13,6 +13,12 @@ import type { Op } from './ops.ts';
 const at = (n: Node): string => `grad:${n.name}`;
 const mk = (op: Op, inputs: readonly Node[], n: Node): Node => mkNode(op, inputs, at(n));
 
+/**
+ * The gradient of an input that was repeated over the batch (an unbatched value, such as a parameter, meeting
+ * batched ones in add or mul): the batched gradient summed over the batch.
+ */
+const unbroadcast = (input: Node, g: Node, n: Node): Node => (!input.batched && g.batched ? mk({ kind: 'sumBatch', spatial: false }, [g], n) : g);
+
 const notDifferentiable = (n: Node, why: string): never =>
   fail({ tag: 'InvalidAttribute', node: n.name, op: n.op.kind, message: `${n.name}: ${n.op.kind} ${why}` });
 
@@ -61,15 +67,15 @@ export const vjp = (n: Node, dy: Node): readonly (Node | null)[] => {
     case 'zero':
       return [null];
     case 'add':
-      return n.inputs.map(() => dy);
+      return n.inputs.map((i) => unbroadcast(i, dy, n));
     case 'mul':
-      return [mk({ kind: 'mul' }, [dy, a1!], n), mk({ kind: 'mul' }, [dy, x!], n)];
+      return [unbroadcast(x!, mk({ kind: 'mul' }, [dy, a1!], n), n), unbroadcast(a1!, mk({ kind: 'mul' }, [dy, x!], n), n)];
     case 'concat': {
       let start = 0;
       return n.inputs.map((i) => {
         const s = mk({ kind: 'sliceChannels', start, count: i.shape[0]! }, [dy], n);
         start += i.shape[0]!;
-        return s;
+        return unbroadcast(i, s, n);
       });
     }
     case 'maxPool2d':
@@ -95,10 +101,10 @@ export const vjp = (n: Node, dy: Node): readonly (Node | null)[] => {
       return [mk({ kind: 'logSoftmaxGrad' }, [n, dy], n)];
     case 'weightedSum': {
       const cands = n.inputs.slice(1);
-      return [mk({ kind: 'weightedSumGrad' }, [dy, ...cands], n), ...cands.map((_, index) => mk({ kind: 'weightedScale', index }, [x!, dy], n))];
+      return [mk({ kind: 'weightedSumGrad' }, [dy, ...cands], n), ...cands.map((c, index) => unbroadcast(c, mk({ kind: 'weightedScale', index }, [x!, dy], n), n))];
     }
     case 'weightedScale':
-      return [null, mk({ kind: 'weightedScale', index: op.index }, [x!, dy], n)];
+      return [null, unbroadcast(a1!, mk({ kind: 'weightedScale', index: op.index }, [x!, dy], n), n)];
     case 'crossEntropy':
       return [mk({ kind: 'crossEntropyGrad', labelSmoothing: op.labelSmoothing }, [x!, a1!, dy], n), null];
     case 'layerChoice':

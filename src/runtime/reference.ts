@@ -3,10 +3,18 @@
  * accumulation. It is the oracle for every GPU kernel test and a fallback backend for tiny models.
  *
  * Values are batched NCHW arrays: a value of per-sample shape [C, H, W] is a flat Float64Array of batch·C·H·W,
- * batch first. Parameters come from a `ParamStore` (unbatched, by path). Evaluation is lazy: only what the
- * outputs need under the choice semantics is computed (an unchosen candidate, or one of weight 0, is never
- * evaluated, nor are its parameters required). Op semantics are PyTorch's; see the reference-*.ts kernels, and
- * reference-choice.ts for choices. NaN propagates through every op except `zero` (a constant).
+ * batch first. Unbatched values (`node.batched === false`: parameters, parameter gradients, losses, choice
+ * weights, constants) hold numel(shape) values; where one meets batched values elementwise (add, mul, concat,
+ * weighted sums) it is repeated for every sample. Parameters come from a store by path (float32, or float64 for
+ * finite differences). Evaluation is lazy: only what the outputs need under the choice semantics is computed (an
+ * unchosen candidate, or one of weight 0 — in a choice node or in a `weightedSum` over `choiceWeights` — is never
+ * evaluated, nor are its parameters required). Op semantics are PyTorch's; see the reference-*.ts kernels,
+ * reference-choice.ts for choices and reference-training.ts for the training and gradient ops. NaN propagates
+ * through every op except `zero` (a constant).
+ *
+ * Training: graphs from `trainingGraph` say "train" with explicit ops (batchNorm2dTrain, dropoutTrain), so they
+ * need no mode. The `mode: 'train'` option, which makes plain batchNorm2d and dropout behave as those ops, stays
+ * for compatibility with forward-only callers.
  *
  * @example
  * const r = evaluate(graph, { batch: 2, inputs: { x }, params: store, mode: 'eval' });
@@ -17,36 +25,35 @@ import type { Graph } from '../ir/graph.ts';
 import { type Node, topoOrder } from '../ir/node.ts';
 import { isChoice } from '../ir/ops.ts';
 import { numel, showShape } from '../ir/shape.ts';
-import type { ParamError, ParamStore } from './params.ts';
-import { type ChoiceError, type ChoiceSemantics, type Resolved, resolveChoice, weightedSum } from './reference-choice.ts';
+import type { ParamStore } from './params.ts';
+import { type ChoiceSemantics, type Resolved, resolveChoice, weightedSum } from './reference-choice.ts';
+import { NodeFailure, type RefError } from './reference-errors.ts';
+import { evalTrainingOp, tile } from './reference-training.ts';
 import { conv2dRef, linearRef } from './reference-dense.ts';
 import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from './reference-norm.ts';
 import { addRef, concatRef, mapRef, mulRef, unaryFn, zeroRef } from './reference-pointwise.ts';
 import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxPool2dRef } from './reference-pool.ts';
 
 export type { ChoiceSemantics } from './reference-choice.ts';
+export type { RefError } from './reference-errors.ts';
 
-export type RefError =
-  | ParamError
-  | ChoiceError
-  | { readonly tag: 'BadBatch'; readonly batch: number; readonly message: string }
-  | { readonly tag: 'MissingInput'; readonly name: string; readonly message: string }
-  | { readonly tag: 'UnexpectedInput'; readonly name: string; readonly message: string }
-  | { readonly tag: 'InputSize'; readonly name: string; readonly expected: number; readonly got: number; readonly message: string }
-  | { readonly tag: 'AbsentValue'; readonly key: string; readonly consumer: string; readonly message: string }
-  | { readonly tag: 'NotAParameter'; readonly node: string; readonly message: string }
-  | { readonly tag: 'Unsupported'; readonly node: string; readonly message: string }
-  | { readonly tag: 'BatchNormSingleValue'; readonly node: string; readonly message: string };
+/** Parameter values by path: a `ParamStore` (float32), or float64 arrays (finite differences need them). */
+export type RefParams = ReadonlyMap<string, Float32Array | Float64Array>;
 
 export interface EvaluateOptions {
   readonly batch: number;
   /** Batched inputs by input name (the graph's input nodes are named, 'x' by default). */
   readonly inputs: Readonly<Record<string, Float32Array | Float64Array>>;
-  readonly params: ParamStore;
-  /** 'train': BatchNorm uses batch statistics (and updates running ones), dropout drops. */
-  readonly mode: 'eval' | 'train';
+  readonly params: RefParams;
+  /**
+   * 'train': plain batchNorm2d uses batch statistics (and updates running ones), plain dropout drops. Default
+   * 'eval'. Training graphs do not need it: they use batchNorm2dTrain and dropoutTrain, which always train.
+   */
+  readonly mode?: 'eval' | 'train';
   /** Required when the graph has choice nodes. */
   readonly choices?: ChoiceSemantics;
+  /** The run-time weights of each `choiceWeights` leaf (a mixed graph), by key: n values for a leaf of n. */
+  readonly choiceWeights?: Readonly<Record<string, readonly number[]>>;
   /** The dropout seed of this step (counter RNG); 0 when omitted. */
   readonly seed?: number;
 }
@@ -56,7 +63,10 @@ export interface Evaluation {
   readonly outputs: readonly Float64Array[];
   /** Every computed (present) value by node id, for inspecting intermediate results. */
   readonly values: ReadonlyMap<string, Float64Array>;
-  /** In 'train' mode: new running_mean / running_var of every BatchNorm evaluated, by parameter path. */
+  /**
+   * New running_mean / running_var of every BatchNorm trained (batchNorm2dTrain, or batchNorm2d in 'train' mode),
+   * by parameter path; present in 'train' mode and whenever a batchNorm2dTrain was evaluated.
+   */
   readonly updatedStats?: ParamStore;
 }
 
@@ -66,11 +76,6 @@ interface Absent {
 }
 type Value = Float64Array | Absent;
 const isAbsent = (v: Value): v is Absent => !(v instanceof Float64Array);
-
-/** Thrown inside one node's evaluation; caught by `evaluate`, which records it and skips the node's users. */
-class NodeFailure {
-  constructor(readonly error: RefError) {}
-}
 
 /** What the outputs need: the nodes to evaluate, and each choice node's resolution. Collects all errors. */
 const demand = (g: Graph, o: EvaluateOptions, errors: RefError[]): { needed: Set<string>; resolved: Map<string, Resolved> } => {
@@ -107,6 +112,25 @@ const demand = (g: Graph, o: EvaluateOptions, errors: RefError[]): { needed: Set
         for (const k of r.indices) needed.add(n.inputs[k]!.id);
       }
       continue;
+    }
+    if (op.kind === 'choiceWeights') {
+      const w = o.choiceWeights?.[op.key];
+      if (w === undefined) {
+        report(`weights:${op.key}`, { tag: 'MissingChoice', key: op.key, message: `the choice weights have no entry for key '${op.key}' (${op.n} values, needed at ${n.name}); pass choiceWeights` });
+      } else if (w.length !== op.n) {
+        report(`weights:${op.key}`, { tag: 'BadChoice', key: op.key, message: `choice weights for '${op.key}' have ${w.length} values, but ${n.name} needs ${op.n}` });
+      }
+    }
+    if (op.kind === 'weightedSum') {
+      // Over run-time weights that are known now, a candidate of weight 0 is not needed (mixed semantics).
+      const w = n.inputs[0]!.op.kind === 'choiceWeights' ? o.choiceWeights?.[n.inputs[0]!.op.key] : undefined;
+      if (w !== undefined && w.length === n.inputs.length - 1) {
+        needed.add(n.inputs[0]!.id);
+        n.inputs.slice(1).forEach((c, i) => {
+          if (w[i] !== 0) needed.add(c.id);
+        });
+        continue;
+      }
     }
     if (op.kind === 'param') {
       const v = o.params.get(op.path);
@@ -170,6 +194,22 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
   const values = new Map<string, Value>();
   const failed = new Set<string>();
   const stats = new Map<string, Float32Array>();
+  let trained = false; // whether a batchNorm2dTrain ran: then updatedStats is reported whatever the mode
+  const paramValues = new Map<string, Float64Array>();
+  /** A parameter read as a value (an unbatched input of an elementwise or gradient op). */
+  const paramValue = (path: string): Float64Array => {
+    const seen = paramValues.get(path);
+    if (seen !== undefined) return seen;
+    const v = Float64Array.from(o.params.get(path)!);
+    paramValues.set(path, v);
+    return v;
+  };
+  const rowsOf = (n: Node): number => (n.batched ? batch : 1);
+  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
+  const operand = (n: Node, user: Node): Float64Array => {
+    const v = act(n, user);
+    return user.batched && !n.batched ? tile(v, batch) : v;
+  };
 
   const param = (n: Node, user: Node): ArrayLike<number> => {
     if (n.op.kind !== 'param') {
@@ -179,6 +219,7 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
   };
   const optParam = (n: Node | undefined, user: Node): ArrayLike<number> | undefined => (n === undefined ? undefined : param(n, user));
   const act = (n: Node, user: Node): Float64Array => {
+    if (n.op.kind === 'param') return paramValue(n.op.path);
     const v = values.get(n.id);
     if (v === undefined) {
       throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} takes a parameter (${n.name}) as an activation` });
@@ -215,7 +256,7 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
           eps: op.eps,
           ...(op.affine ? { weight: param(n.inputs[3]!, n), bias: param(n.inputs[4]!, n) } : {}),
         };
-        if (o.mode === 'eval') return batchNorm2dEvalRef(x0(), batch, s0, p);
+        if (o.mode !== 'train') return batchNorm2dEvalRef(x0(), batch, s0, p);
         if (batch * numel(s0.slice(1)) < 2) {
           throw new NodeFailure({ tag: 'BatchNormSingleValue', node: n.name, message: `${n.name}: batchNorm2d in training needs more than one value per channel (batch ${batch} × ${s0.slice(1).join('×')})` });
         }
@@ -238,17 +279,20 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       case 'scale':
         return mapRef(x0(), (v) => v * op.factor);
       case 'zero':
-        return zeroRef(batch, n.shape);
+        return zeroRef(rowsOf(n), n.shape);
       case 'add': {
         // Absent inputs are left out; when all are absent, so is the sum.
-        const vs = n.inputs.map((i) => (values.get(i.id) === undefined ? act(i, n) : values.get(i.id)!));
+        const vs = n.inputs.map((i) => {
+          const v = values.get(i.id);
+          return v !== undefined && isAbsent(v) ? v : operand(i, n);
+        });
         const present = vs.filter((v): v is Float64Array => !isAbsent(v));
         return present.length === 0 ? vs[0]! : addRef(present);
       }
       case 'mul':
-        return mulRef(x0(), act(n.inputs[1]!, n));
+        return mulRef(operand(n.inputs[0]!, n), operand(n.inputs[1]!, n));
       case 'concat':
-        return concatRef(n.inputs.map((i) => ({ data: act(i, n), shape: i.shape })), batch);
+        return concatRef(n.inputs.map((i) => ({ data: operand(i, n), shape: i.shape })), rowsOf(n));
       case 'maxPool2d':
         return maxPool2dRef(x0(), batch, s0, op).out;
       case 'avgPool2d':
@@ -258,18 +302,29 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       case 'adaptiveAvgPool2d':
         return adaptiveAvgPool2dRef(x0(), batch, s0, op.output).out;
       case 'dropout':
-        return o.mode === 'eval' || op.p === 0 ? x0() : dropoutRef(x0(), batch, s0, { p: op.p, channelwise: op.channelwise, site: op.site, seed: o.seed ?? 0 });
+        return o.mode !== 'train' || op.p === 0 ? x0() : dropoutRef(x0(), batch, s0, { p: op.p, channelwise: op.channelwise, site: op.site, seed: o.seed ?? 0 });
       case 'softmax':
       case 'logSoftmax':
-        return softmaxRef(x0(), batch, s0, op.kind === 'logSoftmax');
+        return softmaxRef(x0(), rowsOf(n), s0, op.kind === 'logSoftmax');
       case 'layerChoice':
       case 'inputChoice':
         return evalChoice(n, resolved.get(n.id)!);
       case 'absent':
         return { absent: op.key };
       default:
-        // Training and gradient ops (src/ir/vjp.ts) are being added to the interpreter.
-        throw new NodeFailure({ tag: 'Unsupported', node: n.name, message: `${n.name}: the reference interpreter does not evaluate ${op.kind} yet` });
+        if (op.kind === 'batchNorm2dTrain') trained = true;
+        return evalTrainingOp(n, op, {
+          batch,
+          seed: o.seed ?? 0,
+          input: (i) => act(n.inputs[i]!, n),
+          computed: (i) => {
+            const v = values.get(n.inputs[i]!.id);
+            return v === undefined || isAbsent(v) ? undefined : v;
+          },
+          weight: (i) => param(n.inputs[i]!, n),
+          choiceWeights: (key) => o.choiceWeights![key]!,
+          setStat: (path, v) => stats.set(path, Float32Array.from(v)),
+        });
     }
   };
 
@@ -320,7 +375,7 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
 
   const outputs: Float64Array[] = [];
   graph.outputs.forEach((n, i) => {
-    const v = values.get(n.id);
+    const v = n.op.kind === 'param' ? paramValue(n.op.path) : values.get(n.id);
     if (v === undefined) return; // failed: already reported
     if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
     else outputs.push(v);
@@ -328,5 +383,5 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
   if (errors.length > 0) return E.left(errors);
   const present = new Map<string, Float64Array>();
   for (const [id, v] of values) if (!isAbsent(v)) present.set(id, v);
-  return E.right({ outputs, values: present, ...(o.mode === 'train' ? { updatedStats: stats } : {}) });
+  return E.right({ outputs, values: present, ...(o.mode === 'train' || trained ? { updatedStats: stats } : {}) });
 };

@@ -181,6 +181,23 @@ describe('inferShape: shape rules', () => {
     );
   });
 
+  it('training and gradient ops: gradients have their value’s shape; reductions over the batch keep the per-sample rest', () => {
+    const conv = { stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 2 } as const;
+    expect(inferShape(NODE, { kind: 'conv2dGradInput', ...conv, inputShape: [4, 7, 7] }, [[6, 4, 4], [6, 2, 3, 3]])).toEqual([4, 7, 7]);
+    expect(inferShape(NODE, { kind: 'conv2dGradWeight', ...conv, weightShape: [6, 2, 3, 3] }, [[4, 7, 7], [6, 4, 4]])).toEqual([6, 2, 3, 3]);
+    expect(inferShape(NODE, { kind: 'linearGradInput' }, [[5], [5, 3]])).toEqual([3]);
+    expect(inferShape(NODE, { kind: 'linearGradWeight' }, [[3], [5]])).toEqual([5, 3]);
+    expect(inferShape(NODE, { kind: 'sumBatch', spatial: true }, [[5, 2, 2]])).toEqual([5]);
+    expect(inferShape(NODE, { kind: 'sumBatch', spatial: false }, [[5, 2, 2]])).toEqual([5, 2, 2]);
+    expect(inferShape(NODE, { kind: 'weightedSum' }, [[2], [3, 2], [3, 2]])).toEqual([3, 2]);
+    expect(inferShape(NODE, { kind: 'weightedSumGrad' }, [[3, 2], [3, 2], [3, 2]])).toEqual([2]);
+    expect(inferShape(NODE, { kind: 'maxPool2dGrad', kernel: [2, 2], stride: [2, 2], padding: [0, 0] }, [[3, 5, 5], [3, 2, 2]])).toEqual([3, 5, 5]);
+    expect(inferShape(NODE, { kind: 'globalAvgPoolGrad', inputShape: [3, 4, 4] }, [[3]])).toEqual([3, 4, 4]);
+    expect(inferShape(NODE, { kind: 'sliceChannels', start: 1, count: 2 }, [[4, 3]])).toEqual([2, 3]);
+    expect(inferShape(NODE, { kind: 'crossEntropy', labelSmoothing: 0.1 }, [[10], [1]])).toEqual([1]);
+    expect(inferShape(NODE, { kind: 'crossEntropyGrad', labelSmoothing: 0.1 }, [[10], [1], [1]])).toEqual([10]);
+  });
+
   it('input, param and absent are leaves of their declared shape', () => {
     expect(inferShape(NODE, { kind: 'input', name: 'x', shape: [1, 28, 28] }, [])).toEqual([1, 28, 28]);
     expect(inferShape(NODE, { kind: 'param', path: 'p', shape: [4, 3], init: { kind: 'zeros' }, trainable: true }, [])).toEqual([4, 3]);
@@ -215,6 +232,11 @@ interface ErrorCase {
   readonly tag: 'ShapeMismatch' | 'InvalidAttribute';
   /** Words the message must contain, besides the node and the op. */
   readonly says?: readonly string[];
+  /**
+   * The op kind the error names when it differs from the case's: the training forms batchNorm2dTrain and
+   * dropoutTrain check their shapes through their evaluation forms' rules, which name those.
+   */
+  readonly via?: OpKind;
 }
 
 const bn = (o: Partial<Extract<Op, { kind: 'batchNorm2d' }>> = {}): Op => ({ kind: 'batchNorm2d', eps: 1e-5, momentum: 0.1, affine: false, ...o });
@@ -278,17 +300,70 @@ const errorCases: readonly ErrorCase[] = [
   { what: "'none' input choice of any number", op: choice({ reduction: 'none', nChosen: null }), shapes: [[3], [3]], tag: 'InvalidAttribute' },
   { what: "'none' input choice position out of range", op: choice({ reduction: 'none', nChosen: 1, position: 1 }), shapes: [[3], [3]], tag: 'InvalidAttribute', says: ['position'] },
   { what: 'absent with an input', op: { kind: 'absent', key: 'k', shape: [3] }, shapes: [[3]], tag: 'InvalidAttribute' },
+  // Training and gradient ops.
+  { what: 'fill with a zero dimension', op: { kind: 'fill', value: 1, shape: [2, 0] }, shapes: [], tag: 'InvalidAttribute', says: ['[2, 0]'] },
+  { what: 'fill given an input', op: { kind: 'fill', value: 1, shape: [2] }, shapes: [[2]], tag: 'InvalidAttribute', says: ['takes 0 inputs, got 1'] },
+  { what: 'choice weights of no candidates', op: { kind: 'choiceWeights', key: 'k', n: 0 }, shapes: [], tag: 'InvalidAttribute', says: ['n >= 1'] },
+  { what: 'weighted sum with a weight too many', op: { kind: 'weightedSum' }, shapes: [[3], [2, 2], [2, 2]], tag: 'ShapeMismatch', says: ['one weight per candidate (2)'] },
+  { what: 'weighted sum of weights alone', op: { kind: 'weightedSum' }, shapes: [[1]], tag: 'InvalidAttribute' },
+  { what: 'weighted scale past the weights', op: { kind: 'weightedScale', index: 2 }, shapes: [[2], [4]], tag: 'ShapeMismatch', says: ['index 2'] },
+  { what: 'weights gradient of different shapes', op: { kind: 'weightedSumGrad' }, shapes: [[4], [4], [5]], tag: 'ShapeMismatch', says: ['one shape'] },
+  { what: 'training batch norm with wrong statistics', op: { kind: 'batchNorm2dTrain', eps: 1e-5, momentum: 0.1, affine: false }, shapes: [[3, 4, 4], [3], [4]], tag: 'ShapeMismatch', says: ['[3]'], via: 'batchNorm2d' },
+  { what: 'batch norm input gradient of different shapes', op: { kind: 'batchNorm2dGradInput', eps: 1e-5, affine: false }, shapes: [[3, 4, 4], [3, 4, 5]], tag: 'ShapeMismatch', says: ['one shape'] },
+  { what: 'affine batch norm input gradient without the weight', op: { kind: 'batchNorm2dGradInput', eps: 1e-5, affine: true }, shapes: [[3, 4, 4], [3, 4, 4]], tag: 'InvalidAttribute', says: ['takes 3 inputs, got 2'] },
+  { what: 'batch norm weight gradient of different shapes', op: { kind: 'batchNorm2dGradWeight', eps: 1e-5 }, shapes: [[3, 4, 4], [2, 4, 4]], tag: 'ShapeMismatch' },
+  { what: 'batch sum of two inputs', op: { kind: 'sumBatch', spatial: true }, shapes: [[3], [3]], tag: 'InvalidAttribute', says: ['takes 1 inputs, got 2'] },
+  {
+    what: 'conv input gradient with a dy of the wrong size',
+    op: { kind: 'conv2dGradInput', stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1, inputShape: [3, 8, 8] },
+    shapes: [[4, 5, 5], [4, 3, 3, 3]],
+    tag: 'ShapeMismatch',
+    says: ['dy must be [4, 6, 6]'],
+  },
+  {
+    what: 'conv weight gradient with a dy of the wrong size',
+    op: { kind: 'conv2dGradWeight', stride: [2, 2], padding: [1, 1], dilation: [1, 1], groups: 1, weightShape: [4, 3, 3, 3] },
+    shapes: [[3, 8, 8], [4, 8, 8]],
+    tag: 'ShapeMismatch',
+    says: ['dy must be [4, 4, 4]'],
+  },
+  { what: 'linear input gradient with a dy of the wrong width', op: { kind: 'linearGradInput' }, shapes: [[5], [4, 3]], tag: 'ShapeMismatch', says: ['[out, in]'] },
+  { what: 'linear weight gradient of an image', op: { kind: 'linearGradWeight' }, shapes: [[3, 2], [4]], tag: 'ShapeMismatch', says: ['x [in]'] },
+  { what: 'training dropout with p = 1', op: { kind: 'dropoutTrain', p: 1, channelwise: false, site: 'd' }, shapes: [[3]], tag: 'InvalidAttribute', says: ['[0, 1)'], via: 'dropout' },
+  { what: 'activation gradient of different shapes', op: { kind: 'activationGrad', fn: 'gelu' }, shapes: [[3], [4]], tag: 'ShapeMismatch', says: ['one shape'] },
+  {
+    what: 'max pool gradient with a dy of the wrong size',
+    op: { kind: 'maxPool2dGrad', kernel: [2, 2], stride: [2, 2], padding: [0, 0] },
+    shapes: [[3, 8, 8], [3, 8, 8]],
+    tag: 'ShapeMismatch',
+    says: ['dy must be [3, 4, 4]'],
+  },
+  {
+    what: 'avg pool gradient with a dy of the wrong size',
+    op: { kind: 'avgPool2dGrad', kernel: [3, 3], stride: [1, 1], padding: [1, 1], countIncludePad: true, inputShape: [2, 5, 5] },
+    shapes: [[2, 3, 3]],
+    tag: 'ShapeMismatch',
+    says: ['dy must be [2, 5, 5]'],
+  },
+  { what: 'adaptive pool gradient with other channels', op: { kind: 'adaptiveAvgPool2dGrad', inputShape: [3, 4, 4] }, shapes: [[2, 2, 2]], tag: 'ShapeMismatch', says: ['[3, 4, 4]'] },
+  { what: 'global pool gradient with other channels', op: { kind: 'globalAvgPoolGrad', inputShape: [3, 4, 4] }, shapes: [[4]], tag: 'ShapeMismatch', says: ['[3, 4, 4]'] },
+  { what: 'channel slice past the end', op: { kind: 'sliceChannels', start: 2, count: 2 }, shapes: [[3, 4]], tag: 'ShapeMismatch', says: ['[2, 4)', 'out of range'] },
+  { what: 'softmax gradient without dy', op: { kind: 'softmaxGrad' }, shapes: [[3]], tag: 'InvalidAttribute', says: ['takes 2 inputs, got 1'] },
+  { what: 'logSoftmax gradient of different shapes', op: { kind: 'logSoftmaxGrad' }, shapes: [[3], [3, 1]], tag: 'ShapeMismatch' },
+  { what: 'cross-entropy of image logits', op: { kind: 'crossEntropy', labelSmoothing: 0 }, shapes: [[3, 2], [1]], tag: 'ShapeMismatch', says: ['logits [K]'] },
+  { what: 'cross-entropy with label smoothing 1', op: { kind: 'crossEntropy', labelSmoothing: 1 }, shapes: [[3], [1]], tag: 'InvalidAttribute', says: ['labelSmoothing'] },
+  { what: 'cross-entropy gradient with a dLoss of two values', op: { kind: 'crossEntropyGrad', labelSmoothing: 0 }, shapes: [[3], [1], [2]], tag: 'ShapeMismatch', says: ['dLoss must be [1]'] },
 ];
 
 describe('inferShape: errors', () => {
-  it.each(errorCases)('$what', ({ op, shapes, tag, says }) => {
+  it.each(errorCases)('$what', ({ op, shapes, tag, says, via }) => {
     const d = thrown(() => inferShape(NODE, op, shapes));
     expect(d.tag).toBe(tag);
     if (d.tag !== 'ShapeMismatch' && d.tag !== 'InvalidAttribute') return;
     expect(d.node).toBe(NODE);
-    expect(d.op).toBe(op.kind);
+    expect(d.op).toBe(via ?? op.kind);
     expect(d.message).toContain(NODE);
-    expect(d.message).toContain(op.kind);
+    expect(d.message).toContain(via ?? op.kind);
     if (d.tag === 'ShapeMismatch') {
       expect(d.shapes).toEqual(shapes);
       for (const s of shapes) expect(d.message).toContain(`[${s.join(', ')}]`);

@@ -5,6 +5,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { mixGraph } from '../../src/compile/mix.ts';
+import { trainingGraph } from '../../src/compile/training-graph.ts';
 import { apply } from '../../src/ir/apply.ts';
 import { chooseInputs, inputChoice, layerChoice, scope } from '../../src/ir/choice.ts';
 import { type Layer, makeCtx } from '../../src/ir/ctx.ts';
@@ -103,9 +105,36 @@ const multiIo = (): Graph => {
   return { inputs: [x, y], outputs: [logSoftmax()(ctx, withAbsent), h] };
 };
 
+/**
+ * One training step of a small mixed supernet (mixGraph + trainingGraph with ∂L/∂weights): together its forward
+ * and backward passes use every training and gradient op kind.
+ */
+const trainingStep = (): Graph => {
+  const layer: Layer = block((ctx, x) => {
+    const bn = ctx.call('bn', batchNorm2d(), ctx.call('conv', conv2d({ out: 2, kernel: 3, padding: 1 }), x));
+    const op = ctx.call(
+      'op',
+      layerChoice({
+        relu: relu(),
+        conv: conv2d({ out: 2, kernel: 1 }),
+        max: maxPool2d({ kernel: 3, stride: 1, padding: 1 }),
+        avg: avgPool2d({ kernel: 3, stride: 1, padding: 1 }),
+      }),
+      bn,
+    );
+    const sum = ctx.call('sum', inputChoice({ nChosen: null }), [bn, op]);
+    const drop = ctx.call('drop', dropout(0.2), concat([sum, x]));
+    const flat = concat([ctx.call('flat', flatten(), ctx.call('pool', adaptiveAvgPool2d(2), drop)), ctx.call('gap', globalAvgPool(), drop)]);
+    const logits = ctx.call('fc', linear({ out: 3 }), flat);
+    return add(ctx.call('p', softmax(), logits), ctx.call('lp', logSoftmax(), logits));
+  });
+  const mixed = right(mixGraph(right(buildModel(defineModel({ name: 'step', input: [2, 4, 4], layer })))));
+  return trainingGraph(mixed.graph, { labelSmoothing: 0.1, extraWrt: () => mixed.weights.map((w) => w.leaf) }).graph;
+};
+
 describe('round trip', () => {
   it('the hand-built graphs use every op kind', () => {
-    const used = new Set([...nodes(supernet()), ...nodes(multiIo())].map((n) => n.op.kind));
+    const used = new Set([...nodes(supernet()), ...nodes(multiIo()), ...nodes(trainingStep())].map((n) => n.op.kind));
     expect([...used].sort()).toEqual(Object.keys(ALL_KINDS).sort());
     const ops = nodes(supernet()).map((n) => n.op);
     // The variants the brief names: every reduction, chooseInputs positions, both BN forms, both param kinds.
@@ -120,6 +149,8 @@ describe('round trip', () => {
   it('a supernet round-trips', () => expectRoundTrip(supernet()));
 
   it('a graph with two inputs, two outputs and an absent value round-trips', () => expectRoundTrip(multiIo()));
+
+  it('a training step (mixed supernet, loss, every gradient) round-trips', () => expectRoundTrip(trainingStep()));
 
   it('fixed graphs from apply round-trip, including an empty selection', () => {
     const g = supernet();

@@ -1,7 +1,7 @@
 /**
  * Every VJP rule (src/ir/vjp.ts) against central finite differences through the reference interpreter: a small
  * random graph around one op, a smooth random loss of its output (grad-harness.ts `probeLoss`), and grad(L, [x,
- * params…]) compared coordinate by coordinate with (L(v + h) − L(v − h))/2h, h = 1e-6, float64.
+ * params…]) compared coordinate by coordinate with a fourth-order central difference, h = 1e-6, float64.
  * Tolerance (grad-harness.ts): |analytic − fd| ≤ 1e-5·max(|analytic|, |fd|) + 1e-7.
  *
  * Kinks are avoided, not tested: relu/relu6 inputs are nudged at least 1e-3 away from 0 and 6, and max-pool

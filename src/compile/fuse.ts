@@ -28,6 +28,8 @@ export const headKind = (n: Node): HeadKind => {
     case 'gelu':
     case 'scale':
     case 'batchNorm2d':
+    case 'batchNorm2dTrain':
+    case 'activationGrad':
       return 'elementwise';
     case 'maxPool2d':
     case 'avgPool2d':
@@ -56,11 +58,13 @@ const ACTS: readonly string[] = ['relu', 'relu6', 'sigmoid', 'tanh', 'gelu'];
 /** The step `user` would add after `prev`, if it is an elementwise op of one operand besides `prev`. */
 const stepOf = (user: Node, prev: Node): ChainStep | undefined => {
   const op = user.op;
+  // Epilogues index every operand like the output: an unbatched value meeting a batched one is not fused.
+  if (user.batched !== prev.batched) return undefined;
   if (ACTS.includes(op.kind)) return { node: user, step: { kind: 'act', act: op.kind as Activation } };
   if (op.kind === 'scale') return { node: user, step: { kind: 'scale', factor: op.factor } };
   if (op.kind === 'add' && user.inputs.length === 2) {
     const other = user.inputs[0]!.id === prev.id ? user.inputs[1]! : user.inputs[0]!;
-    if (other.id === prev.id) return undefined;
+    if (other.id === prev.id || other.batched !== user.batched) return undefined;
     return { node: user, step: { kind: 'add' }, residual: other };
   }
   return undefined;

@@ -9,7 +9,7 @@ import type { Kernel } from './kernel.ts';
 import type { ChainStep } from './fuse.ts';
 import type { Guard } from './program.ts';
 import { CHOICE_CHUNK, slotKernel, weightedSumKernel } from './kernels/choice.ts';
-import { type EpilogueStep, addExpr, concatSliceKernel, copyKernel, epilogueName, ewKernel, zeroKernel } from './kernels/elementwise.ts';
+import { type EpilogueStep, type EwIndex, addExpr, concatSliceKernel, copyKernel, epilogueName, ewKernel, zeroKernel } from './kernels/elementwise.ts';
 import type { Activation as GemmActivation, Epilogue } from './kernels/epilogue.ts';
 import { conv2dKernel } from './kernels/conv2d.ts';
 import { matmulKernel } from './kernels/matmul.ts';
@@ -24,6 +24,12 @@ export interface Emitter {
   readonly tile: TileConfig;
   /** The logical value holding a node's result. */
   readonly valueOf: (n: Node) => number;
+  /** Rows of a node's value: the batch when it is batched, else 1 (parameters, their gradients, losses). */
+  readonly rowsOf: (n: Node) => number;
+  /** The value of a per-step scalar input (created on first use). */
+  readonly scalar: (name: string, type: 'u32' | 'f32') => number;
+  /** Values shared between the kernels of several nodes (e.g. BatchNorm batch statistics), by a key of their making. */
+  readonly memo: Map<string, number>;
   /** A new intermediate value of `bytes`. */
   readonly scratch: (bytes: number, label: string) => number;
   readonly dispatch: (kernel: Kernel, values: readonly number[], label: string, group: Guard | undefined) => void;
@@ -47,6 +53,13 @@ const gemmEpilogue = (bias: boolean, steps: readonly ChainStep[]): Epilogue => {
     residual: steps.some((s) => s.step.kind === 'add'),
   };
 };
+
+/**
+ * How an elementwise kernel reads input `x` of `user`: flat, or repeated over the batch when `x` is unbatched and
+ * `user` is not (a parameter gradient meeting an activation's, a parameter in `mul`).
+ */
+export const ewIndexOf = (x: Node, user: Node): EwIndex =>
+  user.batched && !x.batched ? { kind: 'channel', channels: numel(x.shape), inner: 1 } : { kind: 'flat' };
 
 const ownStep = (op: Op): EpilogueStep | undefined => {
   switch (op.kind) {
@@ -77,6 +90,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
   const res = steps.flatMap((s) => (s.residual === undefined ? [] : [e.valueOf(s.residual)]));
   const epi = steps.map((s) => s.step);
   const x = head.inputs[0];
+  const R = e.rowsOf(head);
   switch (op.kind) {
     case 'conv2d': {
       const [c, h, w] = x!.shape as [number, number, number];
@@ -108,17 +122,18 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
     case 'tanh':
     case 'gelu':
     case 'scale': {
-      const kernel = ewKernel({ label, n: B * numel(head.shape), inputs: [{ kind: 'flat' }], expr: 'v0', epilogue: [ownStep(op)!, ...epi] });
+      const kernel = ewKernel({ label, n: R * numel(head.shape), inputs: [ewIndexOf(x!, head)], expr: 'v0', epilogue: [ownStep(op)!, ...epi] });
       e.dispatch(kernel, [...ins, ...res, out], label, group);
       return true;
     }
     case 'mul': {
-      const kernel = ewKernel({ label, n: B * numel(head.shape), inputs: [{ kind: 'flat' }, { kind: 'flat' }], expr: 'v0 * v1', epilogue: epi });
+      const kernel = ewKernel({ label, n: R * numel(head.shape), inputs: head.inputs.map((i) => ewIndexOf(i, head)), expr: 'v0 * v1', epilogue: epi });
       e.dispatch(kernel, [...ins, ...res, out], label, group);
       return true;
     }
     case 'add': {
-      const n = B * numel(head.shape);
+      const n = R * numel(head.shape);
+      const kinds = head.inputs.map((i) => ewIndexOf(i, head));
       const parts = chunks(ins, ADD_CHUNK);
       parts.forEach((part, i) => {
         const last = i === parts.length - 1;
@@ -126,7 +141,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
         const kernel = ewKernel({
           label: parts.length > 1 ? `${label} (part ${i + 1}/${parts.length})` : label,
           n,
-          inputs: part.map(() => ({ kind: 'flat' }) as const),
+          inputs: part.map((_, j) => kinds[i * ADD_CHUNK + j]!),
           expr: addExpr(part.length, accumulate),
           accumulate,
           epilogue: last ? epi : [],
@@ -152,7 +167,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
       return true;
     }
     case 'zero': {
-      e.dispatch(zeroKernel(label, B * numel(head.shape)), [out], label, group);
+      e.dispatch(zeroKernel(label, R * numel(head.shape)), [out], label, group);
       return true;
     }
     case 'concat': {
@@ -162,7 +177,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
       head.inputs.forEach((inp, j) => {
         const c = inp.shape[0]!;
         const l = `${label} (input ${j})`;
-        e.dispatch(concatSliceKernel(l, B, c, inner, total, offset), [ins[j]!, out], l, group);
+        e.dispatch(concatSliceKernel(l, R, c, inner, total, offset), [ins[j]!, out], l, group);
         offset += c;
       });
       return true;
@@ -170,7 +185,7 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
     case 'softmax':
     case 'logSoftmax': {
       const c = head.shape[0]!;
-      const kernel = softmaxKernel({ label, batch: B, channels: c, inner: numel(head.shape) / c, log: op.kind === 'logSoftmax' });
+      const kernel = softmaxKernel({ label, batch: R, channels: c, inner: numel(head.shape) / c, log: op.kind === 'logSoftmax' });
       e.dispatch(kernel, [ins[0]!, out], label, group);
       return true;
     }
@@ -179,9 +194,9 @@ export const emitCompute = (e: Emitter, head: Node, steps: readonly ChainStep[],
   }
 };
 
-/** Copies value `from` into `to` (n floats per sample). */
-export const emitCopy = (e: Emitter, from: number, to: number, elements: number, label: string, group: Guard | undefined): void =>
-  e.dispatch(copyKernel(label, e.batch * elements), [from, to], label, group);
+/** Copies value `from` into `to` (`elements` floats per row; `rows` defaults to the batch). */
+export const emitCopy = (e: Emitter, from: number, to: number, elements: number, label: string, group: Guard | undefined, rows = e.batch): void =>
+  e.dispatch(copyKernel(label, rows * elements), [from, to], label, group);
 
 /**
  * Combines a choice's inputs with the weights in `weights` (mixed mode; input choices of sampled mode):

@@ -24,6 +24,7 @@ import type { Kernel } from './kernel.ts';
 import { type AdapterKind, defaultTile } from './kernels/tiles.ts';
 import { type Dnf, TRUE, andLit, layerKeysOf, nodeConditions, toGuard } from './lower-guards.ts';
 import { type Emitter, emitCompute, emitCopy, emitWeighted, labelOf } from './lower-ops.ts';
+import { emitTraining } from './lower-train-ops.ts';
 import { type LogicalDispatch, type LogicalValue, type Schedule, planMemory } from './memory.ts';
 import type { BufferRole, Guard, Mode, Program } from './program.ts';
 
@@ -52,9 +53,17 @@ const FORWARD_OPS: ReadonlySet<string> = new Set([
   'softmax', 'logSoftmax', 'layerChoice', 'inputChoice', 'absent',
 ]);
 
+/** The training and gradient ops (ir/ops.ts, after `absent`): lowered only for `lowerTraining` (lower-train-ops.ts). */
+const TRAINING_OPS: ReadonlySet<string> = new Set([
+  'fill', 'choiceWeights', 'weightedSum', 'weightedScale', 'weightedSumGrad', 'batchNorm2dTrain', 'batchNorm2dGradInput',
+  'batchNorm2dGradWeight', 'sumBatch', 'conv2dGradInput', 'conv2dGradWeight', 'linearGradInput', 'linearGradWeight', 'dropoutTrain',
+  'activationGrad', 'maxPool2dGrad', 'avgPool2dGrad', 'adaptiveAvgPool2dGrad', 'globalAvgPoolGrad', 'sliceChannels', 'softmaxGrad',
+  'logSoftmaxGrad', 'crossEntropy', 'crossEntropyGrad',
+]);
+
 const bytesOf = (n: number): number => Math.max(4, n * 4);
 
-const checkGraph = (g: Graph, o: LowerOptions, order: readonly Node[]): readonly LowerError[] => {
+const checkGraph = (g: Graph, o: LowerOptions, order: readonly Node[], training: boolean): readonly LowerError[] => {
   const errors: LowerError[] = [];
   if (!(Number.isInteger(o.batch) && o.batch >= 1)) {
     errors.push({ tag: 'InvalidBatch', batch: o.batch, message: `batch must be a positive integer, got ${o.batch}` });
@@ -72,12 +81,14 @@ const checkGraph = (g: Graph, o: LowerOptions, order: readonly Node[]): readonly
         message: `fixed mode needs a choice-free graph, but ${n.name} is a ${op.kind} with key '${op.key}': apply an architecture first, or lower in 'mixed' or 'sampled' mode`,
       });
     }
-    if (!FORWARD_OPS.has(op.kind)) {
+    if (!FORWARD_OPS.has(op.kind) && !(training && TRAINING_OPS.has(op.kind))) {
       errors.push({
         tag: 'UnsupportedOp',
         op: op.kind,
         node: n.name,
-        message: `${n.name}: ${op.kind} has no kernel in the forward lowering (lower compiles inference graphs)`,
+        message: training
+          ? `${n.name}: ${op.kind} cannot be lowered in a training step`
+          : `${n.name}: ${op.kind} has no kernel in the forward lowering (lower compiles inference graphs; lowerTraining compiles training steps)`,
       });
     }
     if (op.kind === 'absent') {
@@ -96,11 +107,20 @@ const checkGraph = (g: Graph, o: LowerOptions, order: readonly Node[]): readonly
  * The schedule of a graph: logical values and guarded dispatches before memory planning (exported for tests
  * of the memory plan; `lower` is this followed by `planMemory`).
  */
-export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerError[], Schedule> => {
+export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerError[], Schedule> => scheduleOf(g, o, false);
+
+/**
+ * The schedule of a graph that may hold training and gradient ops (`lowerTraining` plans its memory). Unbatched
+ * values (`node.batched === false`) get buffers without the batch.
+ */
+export const trainingSchedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerError[], Schedule> => scheduleOf(g, o, true);
+
+const scheduleOf = (g: Graph, o: LowerOptions, training: boolean): E.Either<readonly LowerError[], Schedule> => {
   const order = topoOrder(g.outputs);
-  const errors = checkGraph(g, o, order);
+  const errors = checkGraph(g, o, order, training);
   if (errors.length > 0) return E.left(errors);
   const B = o.batch;
+  const rowsOf = (n: Node): number => (n.batched ? B : 1);
 
   // Uses: occurrences among inputs, plus one per graph output (an output is never fused away or aliased).
   const uses = new Map<string, number>();
@@ -133,7 +153,7 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
       if (n.op.kind !== 'layerChoice') continue;
       let v = valueMap.get(n.id);
       if (v === undefined) {
-        v = newValue(bytesOf(B * numel(n.shape)), 'activation', `${n.op.key} at ${n.name}`);
+        v = newValue(bytesOf(rowsOf(n) * numel(n.shape)), 'activation', `${n.op.key} at ${n.name}`);
         valueMap.set(n.id, v);
       }
       for (const c of n.inputs) {
@@ -147,19 +167,21 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
   const choices: Schedule['choices'][number][] = [];
   const weightsOf = (n: Node): number => {
     const op = n.op;
-    if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('weightsOf: not a choice');
+    if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice' && op.kind !== 'choiceWeights') throw new Error('weightsOf: not a choice');
     let w = weights.get(op.key);
     if (w === undefined) {
-      w = newValue(bytesOf(n.inputs.length), 'choiceWeights', `weights of '${op.key}'`);
+      const count = op.kind === 'choiceWeights' ? op.n : n.inputs.length;
+      w = newValue(bytesOf(count), 'choiceWeights', `weights of '${op.key}'`);
       weights.set(op.key, w);
       choices.push(
-        op.kind === 'layerChoice'
-          ? { key: op.key, kind: 'layer', value: w, count: n.inputs.length }
-          : { key: op.key, kind: 'input', value: w, count: n.inputs.length, nChosen: op.nChosen },
+        op.kind === 'inputChoice'
+          ? { key: op.key, kind: 'input', value: w, count, nChosen: op.nChosen }
+          : { key: op.key, kind: 'layer', value: w, count },
       );
     }
     return w;
   };
+  const scalars: NonNullable<Schedule['scalars']>[number][] = [];
 
   const inputs: Schedule['inputs'][number][] = [];
   const params: Schedule['params'][number][] = [];
@@ -169,17 +191,27 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
     if (v === undefined) throw new Error(`lower: ${n.op.kind} at ${n.name} used before it was computed`);
     return v;
   };
+  const memo = new Map<string, number>();
   const emitter: Emitter = {
     batch: B,
     tile: defaultTile(o.adapter ?? 'software'),
     valueOf,
+    rowsOf,
+    memo,
+    scalar: (name, type) => {
+      const seen = scalars.find((x) => x.name === name);
+      if (seen !== undefined) return seen.value;
+      const v = newValue(4, 'scalar', `scalar '${name}'`);
+      scalars.push({ name, value: v, type });
+      return v;
+    },
     scratch: (bytes, label) => newValue(bytes, 'scratch', label),
     dispatch: (kernel: Kernel, vs, label, group) => {
       dispatches.push({ kernel, values: vs, label, ...(group === undefined ? {} : { group }) });
     },
   };
   const valueFor = (n: Node): number => {
-    const v = valueMap.get(n.id) ?? newValue(bytesOf(B * numel(n.shape)), 'activation', `${n.op.kind} at ${n.name}`);
+    const v = valueMap.get(n.id) ?? newValue(bytesOf(rowsOf(n) * numel(n.shape)), 'activation', `${n.op.kind} at ${n.name}`);
     valueMap.set(n.id, v);
     return v;
   };
@@ -201,6 +233,10 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
         params.push({ path: op.path, value: v, shape: n.shape });
       }
       valueMap.set(n.id, v);
+      continue;
+    }
+    if (op.kind === 'choiceWeights') {
+      valueMap.set(n.id, weightsOf(n));
       continue;
     }
     if (VIEWS.has(op.kind)) {
@@ -225,7 +261,7 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
     }
     const chain = chains.get(n.id);
     const head = chain?.head ?? n;
-    if (!emitCompute(emitter, head, chain?.steps ?? [], valueFor(n), group)) {
+    if (!emitCompute(emitter, head, chain?.steps ?? [], valueFor(n), group) && !(training && emitTraining(emitter, head, chain?.steps ?? [], valueFor(n)))) {
       throw new Error(`lower: no kernel for ${labelOf(head, [])}`); // every op kind is handled above
     }
   }
@@ -243,12 +279,12 @@ export const schedule = (g: Graph, o: LowerOptions): E.Either<readonly LowerErro
       values[v] = { ...values[v]!, role: 'output' };
       return { value: v, shape: out.shape, label };
     }
-    const copy = newValue(bytesOf(B * numel(out.shape)), 'output', label);
-    emitCopy(emitter, v, copy, numel(out.shape), `copy ${label}`, undefined);
+    const copy = newValue(bytesOf(rowsOf(out) * numel(out.shape)), 'output', label);
+    emitCopy(emitter, v, copy, rowsOf(out) * numel(out.shape), `copy ${label}`, undefined, 1);
     return { value: copy, shape: out.shape, label };
   });
 
-  return E.right({ mode: o.mode, batch: B, values, dispatches, inputs, outputs, params, choices });
+  return E.right({ mode: o.mode, batch: B, values, dispatches, inputs, outputs, params, choices, ...(scalars.length > 0 ? { scalars } : {}) });
 };
 
 /**

@@ -37,6 +37,8 @@ export interface Schedule {
   readonly outputs: readonly { readonly value: number; readonly shape: Shape; readonly label: string }[];
   readonly params: readonly { readonly path: string; readonly value: number; readonly shape: Shape }[];
   readonly choices: readonly (Omit<ProgramChoice, 'buffer'> & { readonly value?: number })[];
+  /** Per-step scalar inputs (absent: none). */
+  readonly scalars?: readonly { readonly name: string; readonly value: number; readonly type: 'u32' | 'f32' }[];
 }
 
 const poolable = (role: BufferRole): boolean => role === 'activation' || role === 'scratch';
@@ -155,6 +157,7 @@ export const planMemory = (s: Schedule): Program => {
     outputs: s.outputs.map((o) => ({ buffer: buf(o.value), shape: o.shape, label: o.label })),
     params: s.params.map((p) => ({ path: p.path, buffer: buf(p.value), shape: p.shape })),
     choices: s.choices.map(({ value, ...c }) => (value === undefined ? c : { ...c, buffer: buf(value) })),
+    scalars: (s.scalars ?? []).map((x) => ({ name: x.name, buffer: buf(x.value), type: x.type })),
     peakBytes: buffers.filter((b) => poolable(b.role)).reduce((t, b) => t + b.bytes, 0),
     unplannedBytes: s.values.filter((v) => poolable(v.role) && life.has(v.id)).reduce((t, v) => t + v.bytes, 0),
   };

@@ -14,7 +14,11 @@ import type { Shape } from '../ir/shape.ts';
 
 export type Mode = 'fixed' | 'mixed' | 'sampled';
 
-export type BufferRole = 'input' | 'param' | 'activation' | 'output' | 'choiceWeights' | 'scratch';
+/**
+ * What a buffer holds. 'scalar': a one-element per-step input (a dropout seed, a learning rate) that the runtime
+ * writes before a run without touching anything else.
+ */
+export type BufferRole = 'input' | 'param' | 'activation' | 'output' | 'choiceWeights' | 'scratch' | 'scalar';
 
 export interface BufferSpec {
   readonly id: number;
@@ -86,6 +90,30 @@ export interface ProgramChoice {
   readonly nChosen?: number | null;
 }
 
+/**
+ * A per-step scalar input: one 4-byte buffer the runtime writes before a run (training: the dropout seed as
+ * `u32` bits; an optimizer's learning rate as `f32`). It is never batched and never read back.
+ */
+export interface ProgramScalar {
+  readonly name: string;
+  readonly buffer: number;
+  readonly type: 'u32' | 'f32';
+}
+
+/** A trainable parameter of a training Program: its buffer, and the buffer its gradient is left in. */
+export interface ProgramGrad {
+  readonly path: string;
+  readonly param: number;
+  readonly grad: number;
+  readonly shape: Shape;
+}
+
+/** The gradient buffer of one choice key's run-time weights (mixed graphs: ∂L/∂w, unbatched [n]). */
+export interface ProgramChoiceGrad {
+  readonly key: string;
+  readonly buffer: number;
+}
+
 export interface Program {
   readonly mode: Mode;
   readonly batch: number;
@@ -97,10 +125,28 @@ export interface Program {
   readonly outputs: readonly ProgramOutput[];
   readonly params: readonly ProgramParam[];
   readonly choices: readonly ProgramChoice[];
+  /** Per-step scalar inputs (empty for inference programs). */
+  readonly scalars: readonly ProgramScalar[];
   /** Bytes of the planned intermediate buffers (activations and scratch), after reuse. */
   readonly peakBytes: number;
   /** Bytes intermediate values would take with no reuse (for reports and tests). */
   readonly unplannedBytes: number;
+}
+
+/**
+ * A Program that computes one training step's forward and backward passes (see `lowerTraining`): the loss, and
+ * every trainable parameter's gradient, left in buffers that stay valid until the end of the Program (they are
+ * outputs: the memory plan never reuses them), so an optimizer appended after the last dispatch can read them.
+ */
+export interface TrainingProgram extends Program {
+  /** The buffer of the (unbatched, one-element) loss: output 0. */
+  readonly loss: number;
+  /** Output index of the logits (output 1). */
+  readonly logits: number;
+  /** One entry per trainable parameter, in path order (the TrainingGraph's `grads` order). */
+  readonly grads: readonly ProgramGrad[];
+  /** One entry per choice key with a gradient (the TrainingGraph's `leafGrads` that are choiceWeights). */
+  readonly choiceGrads: readonly ProgramChoiceGrad[];
 }
 
 /** Whether a guard holds for a canonical architecture (each key → ascending chosen indices). */

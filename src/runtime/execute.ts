@@ -27,6 +27,16 @@ export interface RunRequest {
   /** One array per program input (in order, or by input name), each `batch · numel(shape)` long. */
   readonly inputs: readonly Float32Array[] | Readonly<Record<string, Float32Array>>;
   readonly choice?: ChoiceInput;
+  /**
+   * Indices of the outputs to read back, in the order wanted (default: all). A training step reads only its
+   * loss; what is not read back never leaves the device.
+   */
+  readonly readback?: readonly number[];
+  /**
+   * Per-step scalar inputs by name (`Program.scalars`: a dropout `seed`, an optimizer's learning rate). A scalar
+   * not given keeps its last value (0 before the first).
+   */
+  readonly scalars?: Readonly<Record<string, number>>;
 }
 
 export type ExecError =
@@ -40,6 +50,9 @@ export type ExecError =
   | { readonly tag: 'MissingChoice'; readonly key: string; readonly message: string }
   | { readonly tag: 'BadChoiceValue'; readonly key: string; readonly message: string }
   | { readonly tag: 'ChoiceKindMismatch'; readonly message: string }
+  | { readonly tag: 'BadReadback'; readonly index: number; readonly message: string }
+  | { readonly tag: 'UnknownScalar'; readonly name: string; readonly message: string }
+  | { readonly tag: 'BadScalar'; readonly name: string; readonly value: number; readonly message: string }
   | { readonly tag: 'Destroyed'; readonly message: string };
 
 const gpuErr = (error: GpuError): ExecError => ({ tag: 'Gpu', error, message: error.message });
@@ -126,6 +139,25 @@ export const choiceWeights = (
     errors.push({ tag: 'ChoiceKindMismatch', message: `a sampled-mode program runs one architecture ({ kind: 'select' }), not weights` });
   }
   return errors.length > 0 ? E.left(errors) : E.right({ arch: choice.kind === 'select' ? choice.arch : undefined, weights });
+};
+
+/** The bytes of each scalar a request sets, or every unknown name and unrepresentable value. */
+const scalarBytes = (program: Program, given: Readonly<Record<string, number>> | undefined): E.Either<readonly ExecError[], readonly { readonly buffer: number; readonly data: ArrayBuffer }[]> => {
+  const errors: ExecError[] = [];
+  const out: { buffer: number; data: ArrayBuffer }[] = [];
+  for (const [name, value] of Object.entries(given ?? {})) {
+    const sc = program.scalars.find((x) => x.name === name);
+    if (sc === undefined) {
+      errors.push({ tag: 'UnknownScalar', name, message: `scalar '${name}' is not an input of the program (scalars: ${program.scalars.map((x) => x.name).join(', ') || 'none'})` });
+      continue;
+    }
+    if (sc.type === 'u32' ? !(Number.isInteger(value) && value >= 0 && value < 2 ** 32) : !Number.isFinite(value)) {
+      errors.push({ tag: 'BadScalar', name, value, message: `scalar '${name}' (${sc.type}) cannot be ${value}${sc.type === 'u32' ? ': it must be an integer in [0, 2^32)' : ': it must be finite'}` });
+      continue;
+    }
+    out.push({ buffer: sc.buffer, data: (sc.type === 'u32' ? Uint32Array.of(value) : Float32Array.of(value)).buffer });
+  }
+  return errors.length > 0 ? E.left(errors) : E.right(out);
 };
 
 interface Step {
@@ -249,8 +281,9 @@ export class Executable {
   }
 
   /**
-   * One forward pass: returns the outputs in program order. Invalid inputs or choices are reported (all of
-   * them) before anything is submitted. Runs are serialised.
+   * One run of the program (a forward pass, or a whole training step): one submit; returns the outputs named by
+   * `readback` (default: all, in program order). Invalid inputs, choices, scalars or readback indices are reported
+   * (all of them) before anything is submitted. Runs are serialised.
    */
   run(req: RunRequest): Promise<E.Either<readonly ExecError[], readonly Float32Array[]>> {
     const next = this.#queue.then(() => this.#run(req));
@@ -264,6 +297,12 @@ export class Executable {
     const ins = this.#inputArrays(req);
     const choice = p.choices.length === 0 && req.choice === undefined ? E.right({ arch: undefined, weights: new Map<string, Float32Array>() }) : choiceWeights(p, req.choice);
     if (E.isLeft(ins) || E.isLeft(choice)) return E.left([...(E.isLeft(ins) ? ins.left : []), ...(E.isLeft(choice) ? choice.left : [])]);
+    const readback = req.readback ?? p.outputs.map((_, i) => i);
+    const badReads: ExecError[] = readback
+      .filter((i) => !(Number.isInteger(i) && i >= 0 && i < p.outputs.length))
+      .map((index) => ({ tag: 'BadReadback', index, message: `readback index ${index} is not an output (the program has ${p.outputs.length})` }));
+    const scalars = scalarBytes(p, req.scalars);
+    if (badReads.length > 0 || E.isLeft(scalars)) return E.left([...badReads, ...(E.isLeft(scalars) ? scalars.left : [])]);
     const { arch, weights } = choice.right;
     const selected = p.mode === 'sampled' ? p.dispatches.map((d) => guardHolds(d.group, arch ?? {})) : p.dispatches.map(() => true);
     const label = `run of ${p.dispatches.length} dispatches (${p.mode})`;
@@ -276,6 +315,7 @@ export class Executable {
         const w = weights.get(c.key);
         if (c.buffer !== undefined && w !== undefined) d.queue.writeBuffer(this.#buffers[c.buffer]!, 0, w.buffer, w.byteOffset, w.byteLength);
       }
+      for (const sc of scalars.right) d.queue.writeBuffer(this.#buffers[sc.buffer]!, 0, sc.data);
       const enc = d.createCommandEncoder({ label });
       const pass = enc.beginComputePass({ label });
       p.dispatches.forEach((disp, i) => {
@@ -286,25 +326,94 @@ export class Executable {
         pass.dispatchWorkgroups(disp.workgroups[0], disp.workgroups[1], disp.workgroups[2]);
       });
       pass.end();
-      p.outputs.forEach((o, i) => enc.copyBufferToBuffer(this.#buffers[o.buffer]!, 0, this.#staging[i]!, 0, this.#staging[i]!.size));
+      for (const i of new Set(readback)) enc.copyBufferToBuffer(this.#buffers[p.outputs[i]!.buffer]!, 0, this.#staging[i]!, 0, this.#staging[i]!.size);
       d.queue.submit([enc.finish()]);
     });
     if (E.isLeft(submitted)) return E.left([gpuErr(submitted.left)]);
+    const wanted = [...new Set(readback)];
     try {
       // mapAsync rejects when the device is lost, so this cannot wait forever.
-      await Promise.all(this.#staging.map((s) => s.mapAsync(GPUMapMode.READ)));
+      await Promise.all(wanted.map((i) => this.#staging[i]!.mapAsync(GPUMapMode.READ)));
     } catch (e) {
       const label2 = 'reading back outputs';
       return E.left([gpuErr(this.#gpu.lostError(label2) ?? gpuException(label2, e))]);
     }
-    return E.right(
-      this.#staging.map((s, i) => {
-        const n = p.batch * numel(p.outputs[i]!.shape);
-        const out = new Float32Array(s.getMappedRange(0, s.size).slice(0, n * 4));
-        s.unmap();
-        return out;
-      }),
-    );
+    const read = new Map<number, Float32Array>();
+    for (const i of wanted) {
+      const s = this.#staging[i]!;
+      // An unbatched output (a loss, a parameter's gradient) holds numel values; a batched one batch·numel.
+      const bytes = Math.min(s.size, p.buffers[p.outputs[i]!.buffer]!.bytes);
+      read.set(i, new Float32Array(s.getMappedRange(0, s.size).slice(0, bytes)));
+      s.unmap();
+    }
+    return E.right(readback.map((i) => read.get(i)!));
+  }
+
+  /**
+   * Downloads every parameter (trained weights, BatchNorm running statistics) by path, e.g. for a checkpoint.
+   * Parameters otherwise stay on the device across runs. Serialised with runs.
+   */
+  readParams(): Promise<E.Either<readonly ExecError[], ReadonlyMap<string, Float32Array>>> {
+    const next = this.#queue.then(() => this.#readParams());
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #readParams(): Promise<E.Either<readonly ExecError[], ReadonlyMap<string, Float32Array>>> {
+    if (this.#destroyed) return E.left([{ tag: 'Destroyed', message: 'this executable was destroyed' }]);
+    const p = this.program;
+    const made = await scoped(this.#gpu, 'reading parameters', (d) => {
+      const enc = d.createCommandEncoder({ label: 'read parameters' });
+      const staging = p.params.map((q) => {
+        const size = pad4(numel(q.shape) * 4);
+        const b = d.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `read ${q.path}` });
+        enc.copyBufferToBuffer(this.#buffers[q.buffer]!, 0, b, 0, size);
+        return b;
+      });
+      d.queue.submit([enc.finish()]);
+      return staging;
+    });
+    if (E.isLeft(made)) return E.left([gpuErr(made.left)]);
+    try {
+      await Promise.all(made.right.map((b) => b.mapAsync(GPUMapMode.READ)));
+      return E.right(new Map(p.params.map((q, i) => {
+        const b = made.right[i]!;
+        const v = new Float32Array(b.getMappedRange().slice(0, numel(q.shape) * 4));
+        b.unmap();
+        return [q.path, v] as const;
+      })));
+    } catch (e) {
+      const label2 = 'reading back parameters';
+      return E.left([gpuErr(this.#gpu.lostError(label2) ?? gpuException(label2, e))]);
+    } finally {
+      for (const b of made.right) b.destroy();
+    }
+  }
+
+  /**
+   * Uploads parameters by path (e.g. from a checkpoint): every given path must be a parameter of the program with
+   * the right size (all problems reported, nothing written then). Paths not given keep their device values.
+   */
+  writeParams(params: ParamStore): Promise<E.Either<readonly ExecError[], void>> {
+    const next = this.#queue.then(async (): Promise<E.Either<readonly ExecError[], void>> => {
+      if (this.#destroyed) return E.left([{ tag: 'Destroyed', message: 'this executable was destroyed' }]);
+      const errors: ExecError[] = [];
+      const byPath = new Map(this.program.params.map((q) => [q.path, q]));
+      for (const [path, v] of params) {
+        const q = byPath.get(path);
+        if (q === undefined) errors.push({ tag: 'MissingParam', path, message: `'${path}' is not a parameter of the program` });
+        else if (v.length !== numel(q.shape)) {
+          errors.push({ tag: 'ParamSize', path, expected: numel(q.shape), got: v.length, message: `parameter '${path}' needs ${numel(q.shape)} values ${showShape(q.shape)}, got ${v.length}` });
+        }
+      }
+      if (errors.length > 0) return E.left(errors);
+      const r = await scoped(this.#gpu, 'writing parameters', (d) => {
+        for (const [path, v] of params) d.queue.writeBuffer(this.#buffers[byPath.get(path)!.buffer]!, 0, v.buffer, v.byteOffset, v.byteLength);
+      });
+      return E.isLeft(r) ? E.left([gpuErr(r.left)]) : E.right(undefined);
+    });
+    this.#queue = next.catch(() => undefined);
+    return next;
   }
 
   /** Frees every buffer (pipelines stay cached on the device). Idempotent; later runs fail with `Destroyed`. */

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { checkCommand } from './check.ts';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { addRetrainCommand } from './retrain.ts';
 import { spaceCommand } from './space.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
@@ -37,6 +38,8 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
     .argument('<model>', 'model file (.ts or .js) whose default export is a ModelDef')
     .argument('<arch>', 'architecture JSON file (any of the value forms NNI accepts)')
     .action(async (model: string, arch: string) => setCode(await checkCommand(model, arch, io)));
+
+  addRetrainCommand(program, io, setCode);
 
   return program;
 };

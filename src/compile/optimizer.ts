@@ -9,8 +9,9 @@
  *   under the path `__optimizer__/<slot>/<param path>` (slot = PyTorch's state name, e.g. `exp_avg`): the executor
  *   uploads them with the model's parameters (zeros to start, a checkpoint's values to resume) and downloads them
  *   with them, so checkpoints need nothing else.
- * - The learning rate and what depends on the step count are read from a run-time buffer of `HYPER_LENGTH`
- *   values written before each step (`stepScalars`): a schedule never recompiles anything.
+ * - The learning rate and what depends on the step count are per-step scalar inputs of the Program
+ *   (`optimizer/lr`, …; their values for a step: `stepScalars`), gathered by one tiny kernel into the buffer the
+ *   updates read: a schedule never recompiles anything.
  * - Gradient-norm clipping: the global L2 norm over all gradients by tree reductions, then every gradient is
  *   scaled by `min(1, maxNorm / (norm + 1e-6))` as `torch.nn.utils.clip_grad_norm_`.
  * - When the Program names its loss buffer, the update is skipped unless the loss is finite (and, with clipping,
@@ -18,13 +19,13 @@
  *
  * @example
  * const opt = withOptimizer(trainProgram, { optimizer: { kind: 'adamw', lr: 1e-3 }, clipGradNorm: 5 });
- * // each step: write stepScalars(resolved, t, lr) into opt.right.layout.hyper, then run the program
+ * // each step: run with scalars stepScalars(opt.right.layout.resolved.rule, t, lr)
  */
 import * as E from 'fp-ts/lib/Either.js';
 import { type Shape, numel } from '../ir/shape.ts';
 import type { Kernel } from './kernel.ts';
-import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
-import type { BufferSpec, Dispatch, Program, ProgramParam } from './program.ts';
+import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
+import type { BufferSpec, Dispatch, Program, ProgramParam, ProgramScalar } from './program.ts';
 
 export { HYPER, HYPER_LENGTH, type UpdateRule, stateSlots } from './kernels/optimizer.ts';
 
@@ -80,7 +81,7 @@ export interface StateBuffer {
 /** Where `withOptimizer` put things. */
 export interface OptimizerLayout {
   readonly resolved: ResolvedOptimizer;
-  /** The per-step scalars buffer (`HYPER_LENGTH` f32, see `stepScalars`). */
+  /** The buffer the updates read the per-step scalars from (`HYPER_LENGTH` f32, filled from the scalar inputs). */
   readonly hyper: number;
   readonly state: readonly StateBuffer[];
   /** With clipping: a buffer holding `[scale, norm]` after each step. */
@@ -158,15 +159,19 @@ export const resolveOptimizer = (spec: OptimizerSpec): E.Either<readonly Optimiz
   return errors.length > 0 ? E.left(errors) : E.right(resolved);
 };
 
+/** The names of the optimizer's per-step scalar inputs, in `HYPER` slot order. */
+export const HYPER_SCALARS: readonly string[] = ['optimizer/lr', 'optimizer/stepSize', 'optimizer/bc2Sqrt', 'optimizer/first', 'optimizer/decay'];
+
 /**
- * The per-step scalars of optimizer step `t` (1-based, as PyTorch's `state['step']` after its increment) at
- * learning rate `lr`, laid out as `HYPER`. Computed in float64, as PyTorch computes these Python scalars.
+ * The values of the per-step scalars of optimizer step `t` (1-based, as PyTorch's `state['step']` after its
+ * increment) at learning rate `lr`, by scalar name. Computed in float64, as PyTorch computes these Python scalars.
  *
  * @example
- * stepScalars({ kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 1, 1e-3); // [1e-3, 1e-2, 0.0316…, 1, 1, 0, 0, 0]
+ * stepScalars({ kind: 'adam', beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, 1, 1e-3);
+ * // { 'optimizer/lr': 0.001, 'optimizer/stepSize': 0.01, 'optimizer/bc2Sqrt': 0.0316…, 'optimizer/first': 1, 'optimizer/decay': 1 }
  */
-export const stepScalars = (rule: UpdateRule, t: number, lr: number): Float32Array => {
-  const h = new Float32Array(HYPER_LENGTH);
+export const stepScalars = (rule: UpdateRule, t: number, lr: number): Readonly<Record<string, number>> => {
+  const h = new Array<number>(HYPER_SCALARS.length).fill(0);
   h[HYPER.lr] = lr;
   h[HYPER.first] = t === 1 ? 1 : 0;
   h[HYPER.stepSize] = lr;
@@ -177,7 +182,7 @@ export const stepScalars = (rule: UpdateRule, t: number, lr: number): Float32Arr
     h[HYPER.bc2Sqrt] = Math.sqrt(1 - rule.beta2 ** t);
     if (rule.kind === 'adamw') h[HYPER.decay] = 1 - lr * rule.weightDecay;
   }
-  return h;
+  return Object.fromEntries(HYPER_SCALARS.map((name, j) => [name, h[j]!]));
 };
 
 /**
@@ -206,8 +211,9 @@ export const withOptimizer = <P extends TrainableProgram>(
     const pb = program.buffers[g.param];
     const gb = program.buffers[g.grad];
     const bytes = numel(g.shape) * 4;
-    if (pb === undefined || gb === undefined || pb.bytes < bytes || gb.bytes < bytes) {
-      errors.push({ tag: 'BadGradient', path: g.path, message: `gradient of '${g.path}': buffers ${g.param}/${g.grad} do not hold [${g.shape.join(', ')}]` });
+    // The update kernel walks its parameter's whole buffer (one pipeline serves every size), so it must be exact.
+    if (pb === undefined || gb === undefined || pb.bytes !== bytes || gb.bytes < bytes) {
+      errors.push({ tag: 'BadGradient', path: g.path, message: `gradient of '${g.path}': buffers ${g.param}/${g.grad} do not hold exactly [${g.shape.join(', ')}]` });
     }
   }
   if (errors.length > 0 || E.isLeft(resolved)) return E.left(errors);
@@ -233,7 +239,14 @@ export const withOptimizer = <P extends TrainableProgram>(
     dispatches.push({ kernel: id, buffers: bufs, workgroups: k.workgroups, label: k.label });
   };
 
-  const hyper = newBuffer(HYPER_LENGTH * 4, 'input', 'optimizer step scalars');
+  const scalars: ProgramScalar[] = [...program.scalars];
+  const hyperInputs = HYPER_SCALARS.map((name) => {
+    const buffer = newBuffer(4, 'scalar', `scalar '${name}'`);
+    scalars.push({ name, buffer, type: 'f32' });
+    return buffer;
+  });
+  const hyper = newBuffer(HYPER_LENGTH * 4, 'scratch', 'optimizer step scalars');
+  dispatch(packHyperKernel({ label: 'optimizer step scalars', slots: HYPER_SCALARS.length }), [...hyperInputs, hyper]);
   let clip: number | undefined;
   if (maxNorm !== undefined) {
     const groups = program.grads.map((g) => sumSquaresGroups(numel(g.shape)));
@@ -261,5 +274,5 @@ export const withOptimizer = <P extends TrainableProgram>(
     dispatch(k, [g.param, g.grad, ...own, hyper, ...(clip === undefined ? [] : [clip]), ...(program.loss === undefined ? [] : [program.loss])]);
   }
   const layout: OptimizerLayout = { resolved: resolved.right, hyper, state, ...(clip === undefined ? {} : { clip }) };
-  return E.right({ program: { ...program, buffers, kernels, dispatches, params }, layout });
+  return E.right({ program: { ...program, buffers, kernels, dispatches, params, scalars }, layout });
 };

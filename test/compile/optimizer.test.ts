@@ -3,9 +3,9 @@
  * dampening, Nesterov and weight decay; Adam; AdamW; Adadelta; gradient-norm clipping), over several steps with
  * fast-check hyperparameters; the non-finite-loss guard; the validation of hyperparameters.
  *
- * The Programs here have no forward pass: the gradients and the loss are Program inputs (batch 1, so an input
- * has its parameter's shape), and the outputs read back the parameter and state buffers. That exercises
- * exactly what `withOptimizer` appends, on the real executor.
+ * The Programs here have no forward pass: the gradients, the loss and the optimizer's per-step scalars are
+ * Program inputs (batch 1, so an input has its parameter's shape), and the outputs read back the parameter and
+ * state buffers. That exercises exactly what `withOptimizer` appends, on the real executor.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
@@ -35,6 +35,7 @@ const bareProgram = (shapes: readonly (readonly number[])[]): TrainableProgram =
   });
   const loss = add({ bytes: 4, role: 'input', label: 'loss' });
   const base: Program = {
+    scalars: [],
     mode: 'fixed',
     batch: 1,
     buffers,
@@ -50,15 +51,23 @@ const bareProgram = (shapes: readonly (readonly number[])[]): TrainableProgram =
   return { ...base, grads, loss };
 };
 
-/** Makes the optimizer's scalars an input and reads back every parameter, then every state tensor. */
+/** Makes the optimizer's scalars inputs and reads back every parameter, then every state tensor. */
 const runnable = (p: TrainableProgram, layout: OptimizerLayout): Program => ({
   ...p,
-  inputs: [...p.inputs, { name: 'hyper', buffer: layout.hyper, shape: [8] }],
+  inputs: [...p.inputs, ...p.scalars.map((x) => ({ name: x.name, buffer: x.buffer, shape: [1] }))],
+  scalars: [],
   outputs: [
     ...p.grads.map((g) => ({ buffer: g.param, shape: g.shape, label: g.path })),
     ...layout.state.map((s) => ({ buffer: s.buffer, shape: s.shape, label: s.path })),
     ...(layout.clip === undefined ? [] : [{ buffer: layout.clip, shape: [2], label: 'clip' }]),
   ],
+});
+
+/** The run inputs by name: gradients, the loss, the scalars. */
+const inputsOf = (p: TrainableProgram, grads: readonly Float32Array[], loss: number, scalars: Readonly<Record<string, number>>): Record<string, Float32Array> => ({
+  ...Object.fromEntries(p.grads.map((g, k) => [`grad ${g.path}`, grads[k]!])),
+  loss: Float32Array.of(loss),
+  ...Object.fromEntries(Object.entries(scalars).map(([k, v]) => [k, Float32Array.of(v)])),
 });
 
 const rand = (seed: number, n: number, scale: number): Float32Array => {
@@ -128,7 +137,7 @@ await describeGpu('optimizer kernels vs the published update rules', (gpu) => {
         const lr = lrs[(t - 1) % lrs.length]!;
         // Gradients scaled so that clipping is sometimes active, sometimes not.
         const grads = SHAPES.map((s, k) => rand(seed * 131 + t * 17 + k, numel(s), t % 2 === 0 ? 3 : 0.2));
-        const out = await exe.right.run({ inputs: [...grads, Float32Array.of(0.5), stepScalars(rule, t, lr)] });
+        const out = await exe.right.run({ inputs: inputsOf(bare, grads, 0.5, stepScalars(rule, t, lr)) });
         if (E.isLeft(out)) throw new Error(out.left.map((e) => e.message).join('; '));
         let used: readonly ArrayLike<number>[] = grads;
         if (clip !== undefined) {
@@ -194,12 +203,12 @@ await describeGpu('optimizer kernels vs the published update rules', (gpu) => {
     try {
       const g = Float32Array.of(1, 1, 1, 1);
       for (const bad of [NaN, Infinity, -Infinity]) {
-        const out = await exe.right.run({ inputs: [g, Float32Array.of(bad), stepScalars(layout.resolved.rule, 1, 0.1)] });
+        const out = await exe.right.run({ inputs: inputsOf(bare, [g], bad, stepScalars(layout.resolved.rule, 1, 0.1)) });
         if (E.isLeft(out)) throw new Error('run failed');
         expect([...out.right[0]!]).toEqual([...w]);
         expect([...out.right[1]!]).toEqual([0, 0, 0, 0]);
       }
-      const ok = await exe.right.run({ inputs: [g, Float32Array.of(1), stepScalars(layout.resolved.rule, 1, 0.1)] });
+      const ok = await exe.right.run({ inputs: inputsOf(bare, [g], 1, stepScalars(layout.resolved.rule, 1, 0.1)) });
       if (E.isLeft(ok)) throw new Error('run failed');
       // Adam's first step moves every weight by lr·sign(g) (up to eps): 1 → 0.9.
       expect(Math.abs(ok.right[0]![0]! - 0.9)).toBeLessThan(1e-5);

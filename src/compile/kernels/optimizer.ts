@@ -32,6 +32,28 @@ export const HYPER = {
 /** Length of the hyperparameter buffer in f32 values. */
 export const HYPER_LENGTH = 8;
 
+/**
+ * Bindings: the one-element scalar buffers of `HYPER`'s slots in slot order (read), hyper (read_write): gathers
+ * the per-step scalars the runtime wrote into the one buffer the updates read.
+ *
+ * @example
+ * packHyperKernel({ label: 'optimizer step scalars', slots: 5 });
+ */
+export const packHyperKernel = (s: { readonly label: string; readonly slots: number }): Kernel => {
+  const bindings: readonly Binding[] = [
+    ...Array.from({ length: s.slots }, (_, j) => ({ name: `h${j}`, access: 'read' as const })),
+    { name: 'hyper', access: 'read_write' },
+  ];
+  const wgsl = `${bindingDecls(bindings)}
+
+@compute @workgroup_size(1)
+fn main() {
+${Array.from({ length: s.slots }, (_, j) => `  hyper[${j}] = h${j}[0];`).join('\n')}
+}
+`;
+  return { label: s.label, wgsl, entryPoint: 'main', bindings, workgroups: [1, 1, 1] };
+};
+
 /** An update rule with every default filled in (see src/compile/optimizer.ts). */
 export type UpdateRule =
   | { readonly kind: 'sgd'; readonly momentum: number; readonly dampening: number; readonly nesterov: boolean; readonly weightDecay: number }
@@ -134,7 +156,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>) {
 
 export interface UpdateSpec {
   readonly label: string;
-  /** Elements of the parameter. */
+  /** Elements of the parameter: its buffer must hold exactly these (the kernel updates the whole buffer). */
   readonly n: number;
   readonly rule: UpdateRule;
   /** Multiply gradients by `clip[0]` (and skip the step when the norm `clip[1]` is not finite). */
@@ -206,13 +228,15 @@ export const updateKernel = (s: UpdateSpec): Kernel => {
   if (s.guardLoss) bindings.push({ name: 'loss', access: 'read' });
   const guards = [...(s.clip ? ['is_finite(clip[1])'] : []), ...(s.guardLoss ? ['is_finite(loss[0])'] : [])];
   const grid = gridFor(s.n, 64);
+  // The source does not depend on the parameter's size (it reads the length of its buffer and the grid's width),
+  // so every parameter of a model shares one pipeline per rule: compiling pipelines is what costs on lavapipe.
   const wgsl = `${FINITE}
 ${bindingDecls(bindings)}
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let i = (wid.y * ${u32(grid[0])} + wid.x) * 64u + lid.x;
-  if (i >= ${u32(s.n)}) { return; }
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  if (i >= arrayLength(&p)) { return; }
   ${guards.length > 0 ? `if (!(${guards.join(' && ')})) { return; }` : ''}
   let p0 = p[i];
   var g = ${s.clip ? 'grad[i] * clip[0]' : 'grad[i]'};

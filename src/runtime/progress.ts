@@ -1,0 +1,92 @@
+/**
+ * Training progress for people: on a terminal, one line redrawn in place (a bar, the step, the running loss and
+ * accuracy, the rate) at most ten times a second; elsewhere (a log file, a CI job, a pipe) plain lines, one per
+ * epoch, so logs stay readable. Written here rather than taken from a package: it is one line of text.
+ *
+ * @example
+ * const progress = progressReporter(process.stderr);
+ * const r = await train(graph, data, { ...options, progress });
+ */
+import type { EpochMetrics } from './checkpoint.ts';
+
+/** What the training loop tells its observer. Every method is optional to implement (use `silentProgress`). */
+export interface ProgressSink {
+  readonly epochStart: (epoch: number, epochs: number, steps: number) => void;
+  /** After step `done` of `steps` of the epoch, with the epoch's running mean loss and accuracy so far. */
+  readonly step: (done: number, steps: number, loss: number, accuracy: number) => void;
+  readonly epochEnd: (m: EpochMetrics, epochs: number) => void;
+  /** A note (e.g. 'resuming from …'). */
+  readonly note: (text: string) => void;
+}
+
+/** A sink that shows nothing. */
+export const silentProgress: ProgressSink = { epochStart: () => undefined, step: () => undefined, epochEnd: () => undefined, note: () => undefined };
+
+/** The stream a reporter writes to: `process.stderr` or anything with its `write`, `isTTY` and `columns`. */
+export interface ProgressStream {
+  readonly write: (text: string) => unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+const pct = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+const num = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(4) : String(x));
+
+/** One line summing up an epoch, e.g. "epoch 2/5  loss 0.4312  acc 85.20%  valid 0.3901 86.90%  lr 0.01  12.3s". */
+export const formatEpoch = (m: EpochMetrics, epochs: number): string => {
+  const parts = [`epoch ${m.epoch}/${epochs}`, `loss ${num(m.trainLoss)}`, `acc ${pct(m.trainAccuracy)}`];
+  if (m.validLoss !== undefined) parts.push(`valid ${num(m.validLoss)} ${pct(m.validAccuracy)}`);
+  if (m.testLoss !== undefined) parts.push(`test ${num(m.testLoss)} ${pct(m.testAccuracy)}`);
+  parts.push(`lr ${m.lr.toPrecision(4)}`);
+  if (m.skippedSteps > 0) parts.push(`skipped ${m.skippedSteps} non-finite steps`);
+  parts.push(`${m.seconds.toFixed(1)}s`);
+  return parts.join('  ');
+};
+
+/** A text bar of `width` cells, `frac` of them full. */
+export const bar = (frac: number, width: number): string => {
+  const full = Math.max(0, Math.min(width, Math.round(frac * width)));
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
+};
+
+/**
+ * A reporter on `stream`: a redrawn bar when it is a TTY, plain epoch lines otherwise. `now` is injectable for
+ * tests (milliseconds).
+ */
+export const progressReporter = (stream: ProgressStream, now: () => number = () => performance.now()): ProgressSink => {
+  const tty = stream.isTTY === true;
+  let epochLabel = '';
+  let started = 0;
+  let lastDraw = -Infinity;
+  let drawn = false;
+  const clear = (): void => {
+    if (drawn) stream.write('\r\x1b[2K');
+    drawn = false;
+  };
+  return {
+    epochStart: (epoch, epochs) => {
+      epochLabel = `epoch ${epoch}/${epochs}`;
+      started = now();
+      lastDraw = -Infinity;
+    },
+    step: (done, steps, loss, accuracy) => {
+      if (!tty) return;
+      const t = now();
+      if (t - lastDraw < 100 && done < steps) return;
+      lastDraw = t;
+      const rate = done / Math.max(1e-9, (t - started) / 1000);
+      const text = `${epochLabel} ${bar(done / steps, 24)} ${done}/${steps}  loss ${num(loss)}  acc ${pct(accuracy)}  ${rate.toFixed(1)} steps/s`;
+      const width = stream.columns ?? 100;
+      stream.write(`\r\x1b[2K${text.slice(0, Math.max(10, width - 1))}`);
+      drawn = true;
+    },
+    epochEnd: (m, epochs) => {
+      clear();
+      stream.write(`${formatEpoch(m, epochs)}\n`);
+    },
+    note: (text) => {
+      clear();
+      stream.write(`${text}\n`);
+    },
+  };
+};

@@ -1,0 +1,121 @@
+/**
+ * `nasgraph retrain` end to end, as a user runs it (the bin in a child process): a small supernet's architecture
+ * retrained on synthetic data writes a loadable weights file whose tensors are the fixed model's parameter
+ * paths, a metrics file and a checkpoint, and prints the adapter and the test accuracy; `--resume` continues
+ * from the checkpoint; `--init` starts from given weights; errors are one line each with exit 1 (bad
+ * architecture, data, weights) or 2 (usage).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { afterAll, expect, it } from 'vitest';
+import { apply, buildModel } from '../../src/ir/index.ts';
+import { paramShapes } from '../../src/runtime/params.ts';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../src/runtime/safetensors.ts';
+import { getTestGpu } from '../gpu.ts';
+import { irImport, lines, nasgraph, scratch } from './run-cli.ts';
+
+const s = scratch();
+afterAll(() => s.dispose());
+
+const MODEL = `${irImport('block, conv2d, batchNorm2d, defineModel, flatten, layerChoice, linear, maxPool2d, relu, sequential')}
+export default defineModel({
+  name: 'tiny',
+  input: [1, 8, 8],
+  layer: block((ctx, x) => {
+    const c = ctx.call('conv1', layerChoice({ conv3x3: conv2d({ out: 4, kernel: 3, padding: 1 }), conv1x1: conv2d({ out: 4, kernel: 1 }) }, { key: 'conv1' }), x);
+    return ctx.call('', sequential({ bn: batchNorm2d(), relu: relu(), pool: maxPool2d({ kernel: 2 }), flatten: flatten(), fc: linear({ out: 4 }) }), c);
+  }),
+});
+`;
+const model = s.file('tiny.ts', MODEL);
+const arch = s.file('arch.json', '{"conv1": "conv3x3"}');
+const out = join(model, '..', 'run');
+const common = ['--data', 'synthetic', '--batch', '32', '--train-size', '256', '--test-size', '128', '--optimizer', 'adam', '--lr', '0.01', '--seed', '3'];
+
+// GPU tests never skip silently: without an adapter the CLI must fail (exit 1) with the driver help; under CI a
+// missing adapter fails the whole run (getTestGpu throws).
+const hasGpu = (await getTestGpu()) !== undefined;
+
+it('retrains an architecture on synthetic data and writes loadable weights named by parameter path', async () => {
+  const r = await nasgraph('retrain', model, '--arch', arch, ...common, '--epochs', '2', '--out', out);
+  if (!hasGpu) {
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/No WebGPU adapter/);
+    return;
+  }
+  expect(r.stderr.split('\n').filter((l) => l.startsWith('error')), r.stderr).toEqual([]);
+  expect(r.code).toBe(0);
+  const stdout = lines(r.stdout);
+  expect(stdout[0]).toMatch(/^device: /);
+  const acc = /^test accuracy: ([\d.]+)%/.exec(stdout.find((l) => l.startsWith('test accuracy')) ?? '');
+  expect(Number(acc?.[1])).toBeGreaterThanOrEqual(80);
+  // The progress went to stderr as plain lines (not a terminal), one per epoch.
+  expect(r.stderr.split('\n').filter((l) => l.startsWith('epoch '))).toHaveLength(2);
+
+  // The weights load and their tensors are exactly the fixed model's parameters, with its shapes.
+  const { default: def } = (await import(model)) as { default: Parameters<typeof buildModel>[0] };
+  const graph = buildModel(def);
+  if (E.isLeft(graph)) throw new Error('model');
+  const fixed = apply(graph.right, { conv1: [0] });
+  if (E.isLeft(fixed)) throw new Error('apply');
+  const want = paramShapes(fixed.right);
+  const w = readSafetensorsFile(join(out, 'weights.safetensors'));
+  if (E.isLeft(w)) throw new Error(w.left.map((e) => e.message).join('; '));
+  expect([...w.right.tensors.keys()].sort()).toEqual([...want.keys()].sort());
+  for (const [path, shape] of want) expect(w.right.tensors.get(path)!.shape, path).toEqual(shape);
+  expect(w.right.metadata?.['arch']).toBe('{"conv1":"conv3x3"}');
+
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { history: { epoch: number }[]; testAccuracy: number; steps: number };
+  expect(metrics.history.map((h) => h.epoch)).toEqual([1, 2]);
+  expect(metrics.testAccuracy * 100).toBeCloseTo(Number(acc?.[1]), 1);
+  expect(metrics.steps).toBe(16);
+  expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
+
+  // --resume with more epochs continues after epoch 2: only epoch 3 runs.
+  const resumed = await nasgraph('retrain', model, '--arch', arch, ...common, '--epochs', '3', '--out', out, '--resume');
+  expect(resumed.code, resumed.stderr).toBe(0);
+  expect(resumed.stderr).toMatch(/resuming from .*checkpoint\.safetensors after epoch 2 \(step 16\)/);
+  expect(resumed.stderr.split('\n').filter((l) => l.startsWith('epoch ')).map((l) => l.split('  ')[0])).toEqual(['epoch 3/3']);
+  const m3 = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { history: { epoch: number }[]; steps: number };
+  expect(m3.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+  expect(m3.steps).toBe(24);
+
+  // --init: the trained weights as a starting point (PyTorch names accepted): one epoch from them is already good.
+  const torchNamed = new Map([...w.right.tensors].map(([k, v]) => [k.split('/').join('.'), { shape: v.shape, data: v.data as Float32Array }]));
+  const initFile = join(out, '..', 'init.safetensors');
+  writeSafetensorsFile(initFile, torchNamed);
+  const fromInit = await nasgraph('retrain', model, '--arch', arch, ...common, '--epochs', '1', '--lr', '0', '--out', join(out, '..', 'run-init'), '--init', initFile);
+  expect(fromInit.code, fromInit.stderr).toBe(0);
+  expect(fromInit.stdout).toContain(`initial weights: ${initFile} (${want.size} tensors)`);
+  // With a learning rate of 0 the weights stay as given, BatchNorm running statistics apart (they keep averaging).
+  const w2 = readSafetensorsFile(join(out, '..', 'run-init', 'weights.safetensors'));
+  if (E.isLeft(w2)) throw new Error('unreadable');
+  expect([...(w2.right.tensors.get('fc/weight')!.data as Float32Array)]).toEqual([...(w.right.tensors.get('fc/weight')!.data as Float32Array)]);
+});
+
+it('reports errors in one line each: exit 1 for a bad architecture or weights, 2 for usage', async () => {
+  const badArch = s.file('bad-arch.json', '{"conv1": "conv7x7"}');
+  const badInit = s.file('bad-init.safetensors', '');
+  writeSafetensorsFile(badInit, new Map([['fc/weight', { shape: [4, 3], data: new Float32Array(12) }]]));
+  const x = join(out, '..', 'x');
+  // Child processes in parallel: each spends most of its time starting up.
+  const [r1, noArch, r2, usage, noData] = await Promise.all([
+    nasgraph('retrain', model, '--arch', badArch, ...common, '--out', x),
+    nasgraph('retrain', model, ...common, '--out', x),
+    nasgraph('retrain', model, '--arch', arch, ...common, '--out', x, '--init', badInit),
+    nasgraph('retrain', model, '--arch', arch, '--data', 'cifar', '--out', x),
+    nasgraph('retrain', model, '--arch', arch, '--data', 'fashion-mnist', '--data-dir', join(out, '..', 'nowhere'), '--out', x),
+  ]);
+  expect(r1.code).toBe(1);
+  expect(lines(r1.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
+  expect(r1.stderr).toMatch(/error: .*bad-arch\.json: .*conv7x7/);
+  expect(noArch.code).toBe(2);
+  expect(noArch.stderr).toMatch(/has choices \(conv1\): pass --arch/);
+  expect(r2.code).toBe(1);
+  expect(r2.stderr).toMatch(/tensor "fc\/weight" has shape \[4, 3\], parameter fc\/weight needs \[4, 64\]/);
+  expect(usage.code).toBe(2);
+  expect(usage.stderr).toMatch(/cifar/);
+  expect(noData.code).toBe(1);
+  expect(noData.stderr).toMatch(/dataset-fashion-mnist/);
+});

@@ -24,7 +24,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { type Shape, numel } from '../ir/shape.ts';
 import type { Kernel } from './kernel.ts';
-import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
+import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, copyKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
 import type { BufferSpec, Dispatch, Program, ProgramParam, ProgramScalar } from './program.ts';
 
 export { HYPER, HYPER_LENGTH, type UpdateRule, stateSlots } from './kernels/optimizer.ts';
@@ -48,6 +48,13 @@ export interface OptimizerOptions {
   readonly optimizer: OptimizerSpec;
   /** Clip the global gradient L2 norm to this value (torch.nn.utils.clip_grad_norm_); absent: no clipping. */
   readonly clipGradNorm?: number;
+  /**
+   * Also undo a non-finite step's changes to the Program's non-trained parameters (BatchNorm running statistics,
+   * which the forward pass updates before the loss is known): they are copied aside at the start of the step and
+   * copied back at the end when the loss is not finite. Two small dispatches per such parameter; for training
+   * that skips non-finite steps. Needs the Program's loss buffer.
+   */
+  readonly restoreBuffersOnNonFinite?: boolean;
 }
 
 export type OptimizerError =
@@ -273,6 +280,20 @@ export const withOptimizer = <P extends TrainableProgram>(
     const k = updateKernel({ label: `${rule.kind} update of ${g.path}`, n: numel(g.shape), rule, clip: clip !== undefined, guardLoss: program.loss !== undefined });
     dispatch(k, [g.param, g.grad, ...own, hyper, ...(clip === undefined ? [] : [clip]), ...(program.loss === undefined ? [] : [program.loss])]);
   }
+  // Non-trained parameters (running statistics) backed up before the step, restored after a non-finite one.
+  const prologue: Dispatch[] = [];
+  if (options.restoreBuffersOnNonFinite === true && program.loss !== undefined) {
+    const trained = new Set(program.grads.map((g) => g.path));
+    for (const q of program.params) {
+      if (trained.has(q.path)) continue;
+      const n = numel(q.shape);
+      const backup = newBuffer(n * 4, 'scratch', `backup of ${q.path}`);
+      const save = copyKernel({ label: `back up ${q.path}`, n, unlessFinite: false });
+      dispatch(save, [q.buffer, backup]);
+      prologue.push(dispatches.pop()!);
+      dispatch(copyKernel({ label: `restore ${q.path} after a non-finite loss`, n, unlessFinite: true }), [backup, q.buffer, program.loss]);
+    }
+  }
   const layout: OptimizerLayout = { resolved: resolved.right, hyper, state, ...(clip === undefined ? {} : { clip }) };
-  return E.right({ program: { ...program, buffers, kernels, dispatches, params, scalars }, layout });
+  return E.right({ program: { ...program, buffers, kernels, dispatches: [...prologue, ...dispatches], params, scalars }, layout });
 };

@@ -59,6 +59,8 @@ export interface TrainSettings {
   readonly seed: number;
   readonly choiceWeights?: Readonly<Record<string, readonly number[]>>;
   readonly evalBatchSize?: number;
+  /** Skip steps whose loss is not finite (counted in the metrics) instead of stopping. */
+  readonly skipNonFinite?: boolean;
 }
 
 export interface Compiled {
@@ -133,7 +135,12 @@ export const compileFor = (graph: Graph, s: TrainSettings, adapter: AdapterKind)
   const evalProg = lower(graph, { mode: mixed ? 'mixed' : 'fixed', batch: s.evalBatchSize ?? s.batchSize, adapter });
   const errors = [...(E.isLeft(prog) ? prog.left : []), ...(E.isLeft(evalProg) ? evalProg.left : [])].map((e) => compileError(e.message));
   if (errors.length > 0 || E.isLeft(prog) || E.isLeft(evalProg)) return E.left(errors);
-  const opt = withOptimizer(prog.right, { optimizer: s.optimizer, ...(s.clipGradNorm === undefined ? {} : { clipGradNorm: s.clipGradNorm }) });
+  const opt = withOptimizer(prog.right, {
+    optimizer: s.optimizer,
+    ...(s.clipGradNorm === undefined ? {} : { clipGradNorm: s.clipGradNorm }),
+    // A skipped step must not leave its batch in the BatchNorm running statistics either.
+    restoreBuffersOnNonFinite: s.skipNonFinite === true,
+  });
   if (E.isLeft(opt)) return E.left(opt.left.map((e) => compileError(e.message)));
   const x = graph.inputs[0]!;
   return E.right({

@@ -8,7 +8,8 @@
  * - Metrics per epoch: train loss and accuracy (running over the epoch's steps, from each step's loss and logits),
  *   valid/test loss and accuracy.
  * - A non-finite loss stops training with an error naming the step and the last good checkpoint (the optimizer
- *   skips that step's update on the device), unless `skipNonFinite`: then the step is skipped and counted.
+ *   skips that step's update on the device), unless `skipNonFinite`: then the step is skipped and counted (its
+ *   update skipped on the device, its changes to BatchNorm running statistics undone).
  * - Checkpoints: with `checkpointDir`, `DIR/checkpoint.safetensors` after every epoch (parameters, running
  *   statistics, optimizer state; metadata: epoch, step, seed, data-order RNG, architecture, metrics); `resume`
  *   continues from it, the same as a run that was never interrupted.
@@ -41,8 +42,6 @@ export type { EpochMetrics } from './checkpoint.ts';
 
 export interface TrainOptions extends TrainSettings {
   readonly gpu: Gpu;
-  /** Skip steps whose loss is not finite (counted in the metrics) instead of stopping. */
-  readonly skipNonFinite?: boolean;
   /** Write `checkpoint.safetensors` here after every epoch (the directory is created). */
   readonly checkpointDir?: string;
   /** Continue from `checkpointDir`'s checkpoint when there is one. */

@@ -92,6 +92,35 @@ const treeReduce = `for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
   }`;
 
 /**
+ * Bindings: src (read), dst (read_write): `dst = src` over the whole of `dst` (one pipeline for every size). With
+ * `unlessFinite`, a third binding `loss` (read) and the copy happens only when `loss[0]` is NOT finite: the
+ * restore half of a backup/restore pair around a step.
+ *
+ * @example
+ * copyKernel({ label: 'back up bn/running_mean', n: 16, unlessFinite: false });
+ */
+export const copyKernel = (s: { readonly label: string; readonly n: number; readonly unlessFinite: boolean }): Kernel => {
+  const bindings: Binding[] = [
+    { name: 'src', access: 'read' },
+    { name: 'dst', access: 'read_write' },
+  ];
+  if (s.unlessFinite) bindings.push({ name: 'loss', access: 'read' });
+  const grid = gridFor(s.n, 64);
+  const wgsl = `${FINITE}
+${bindingDecls(bindings)}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = (wid.y * nwg.x + wid.x) * 64u + lid.x;
+  if (i >= arrayLength(&dst)) { return; }
+  ${s.unlessFinite ? 'if (is_finite(loss[0])) { return; }' : ''}
+  dst[i] = src[i];
+}
+`;
+  return { label: s.label, wgsl, entryPoint: 'main', bindings, workgroups: grid };
+};
+
+/**
  * Bindings: g (read), partial (read_write). Workgroup `w` of `groups` writes Σ g² over its strided share into
  * `partial[offset + w]`.
  *

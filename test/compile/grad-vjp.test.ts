@@ -2,7 +2,7 @@
  * Every VJP rule (src/ir/vjp.ts) against central finite differences through the reference interpreter: a small
  * random graph around one op, a smooth random loss of its output (grad-harness.ts `probeLoss`), and grad(L, [x,
  * params…]) compared coordinate by coordinate with a fourth-order central difference, h = 1e-6, float64.
- * Tolerance (grad-harness.ts): |analytic − fd| ≤ 1e-5·max(|analytic|, |fd|) + 1e-7.
+ * Tolerance (grad-harness.ts): |analytic − fd| ≤ 1e-5·max(|analytic|, |fd|) + 1e-8.
  *
  * Kinks are avoided, not tested: relu/relu6 inputs are nudged at least 1e-3 away from 0 and 6, and max-pool
  * inputs are distinct by at least 0.01, so no ±h step crosses a kink or changes a window's maximum.

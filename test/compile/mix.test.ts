@@ -1,8 +1,9 @@
 /**
  * `mixGraph` (DARTS' continuous relaxation as IR): with one-hot weights it computes exactly what apply + evaluate
  * computes; ∂L/∂w of every key (through `trainingGraph`'s extra leaves) equals central finite differences
- * (tolerance in grad-harness.ts: |analytic − fd| ≤ 1e-5·max(|analytic|, |fd|) + 1e-7); unsupported input choices
- * are reported by key.
+ * (tolerance in grad-harness.ts: |analytic − fd| ≤ 1e-5·max(|analytic|, |fd|) + 1e-8; a case with a BatchNorm over
+ * a constant channel is skipped and counted);
+ * unsupported input choices are reported by key.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import fc from 'fast-check';
@@ -16,7 +17,7 @@ import type { SearchSpace } from '../../src/ir/space.ts';
 import { initParams } from '../../src/runtime/params.ts';
 import { evaluate } from '../../src/runtime/reference.ts';
 import { arbSupernet, arbValidArchitecture } from '../ir/arbitraries.ts';
-import { checkGrad, randomValues, uniform } from './grad-harness.ts';
+import { checkGrad, constantBatchNormChannel, randomValues, uniform } from './grad-harness.ts';
 
 /** The 0/1 weights of an architecture (one-hot for layer choices, multi-hot for input choices). */
 const oneHot = (space: SearchSpace, arch: Architecture): Record<string, number[]> =>
@@ -82,6 +83,7 @@ describe('mixGraph', () => {
 
   it('∂L/∂w of every key, and of the parameters, equals finite differences (training form: BatchNorm batch statistics)', () => {
     let keys = 0;
+    let skipped = 0; // BatchNorm over a constant channel: out of reach of finite differences (grad-harness.ts)
     fc.assert(
       fc.property(arbCase, ({ s, seed, batch }) => {
         const m = mixGraph(s.graph);
@@ -92,12 +94,16 @@ describe('mixGraph', () => {
         // Positive weights (as a softmax gives), away from 0 so every candidate is computed at every step.
         const choiceWeights = Object.fromEntries(m.right.weights.map((w, i) => [w.key, [...uniform(seedRng(seed + i), w.n, 0.2, 1)[0]]]));
         const v = { ...randomValues([t.loss], batch, seed), choiceWeights };
+        if (constantBatchNormChannel(t.loss, v) !== undefined) {
+          skipped++;
+          return;
+        }
         checkGrad(t.loss, leaves, v, 8, seed, t.leafGrads.map((g) => g.grad));
         checkGrad(t.loss, t.grads.map((g) => g.param), v, 1, seed, t.grads.map((g) => g.grad));
         keys += leaves.length;
       }),
       { numRuns: 40 },
     );
-    expect(keys).toBeGreaterThan(10);
+    expect(keys).toBeGreaterThan(Math.max(10, skipped));
   });
 });

@@ -67,7 +67,18 @@ export const maxPoolGradKernel = (g: PoolGeometry, kernel: Pair, stride: Pair, p
       { name: 'out', access: 'read_write' },
     ],
     n: g.batch * g.channels * g.inH * g.inW,
-    body: `${decomposeInput(g)}
+    body: stride[0] >= kernel[0] && stride[1] >= kernel[1]
+      ? // Windows do not overlap (the usual 2×2/2 pool): at most one window reads an element, and no loop is needed
+        // (the per-element loops with data-dependent bounds cost 4× more on lavapipe).
+        `${decomposeInput(g)}
+  let oy = (iy + ${i(padding[0])}) / ${i(stride[0])};
+  let ox = (ix + ${i(padding[1])}) / ${i(stride[1])};
+  let ry = iy + ${i(padding[0])} - oy * ${i(stride[0])};
+  let rx = ix + ${i(padding[1])} - ox * ${i(stride[1])};
+  let o = ob + u32(min(oy, ${i(g.outH - 1)})) * ${u32(g.outW)} + u32(min(ox, ${i(g.outW - 1)}));
+  let hit = oy < ${i(g.outH)} && ox < ${i(g.outW)} && ry < ${i(kernel[0])} && rx < ${i(kernel[1])} && i32(argmax[o]) == ry * ${i(kernel[1])} + rx;
+  out[i] = select(0.0, dy[o], hit);`
+      : `${decomposeInput(g)}
   ${windowRange('oy', 'iy', kernel[0], stride[0], padding[0], g.outH)}
   ${windowRange('ox', 'ix', kernel[1], stride[1], padding[1], g.outW)}
   var s = 0.0;

@@ -30,7 +30,7 @@ import { paramShapes } from '../runtime/params.ts';
 import { progressReporter } from '../runtime/progress.ts';
 import { matchParameters, readSafetensorsFile } from '../runtime/safetensors.ts';
 import { train } from '../runtime/train.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { reportLoadErrors } from './space.ts';
 
 export interface RetrainOptions {
@@ -262,7 +262,8 @@ export const retrainCommand = async (model: string, o: RetrainOptions, io: Io): 
       seed: o.seed,
       checkpointDir: o.out,
       resume: o.resume,
-      progress: progressReporter(process.stderr),
+      // Through `io` (tests run commands in-process); a redrawn bar only when that is the terminal's stderr.
+      progress: progressReporter({ write: io.err, isTTY: io.err === processIo.err && process.stderr.isTTY, columns: process.stderr.columns ?? 100 }),
       ...(o.clip === undefined ? {} : { clipGradNorm: o.clip }),
       ...(init === undefined ? {} : { init }),
       ...(archJson === undefined ? {} : { arch: archJson }),

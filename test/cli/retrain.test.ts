@@ -1,5 +1,5 @@
 /**
- * `nasgraph retrain` end to end, as a user runs it (the bin in a child process): a small supernet's architecture
+ * `nasgraph retrain` end to end, as a user runs it (the bin in a child process, then in-process for the rest): a small supernet's architecture
  * retrained on synthetic data writes a loadable weights file whose tensors are the fixed model's parameter
  * paths, a metrics file and a checkpoint, and prints the adapter and the test accuracy; `--resume` continues
  * from the checkpoint; `--init` starts from given weights; errors are one line each with exit 1 (bad
@@ -13,7 +13,16 @@ import { apply, buildModel } from '../../src/ir/index.ts';
 import { paramShapes } from '../../src/runtime/params.ts';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../src/runtime/safetensors.ts';
 import { getTestGpu } from '../gpu.ts';
-import { irImport, lines, nasgraph, scratch } from './run-cli.ts';
+import { runCli } from '../../src/cli/main.ts';
+import { type CliResult, irImport, lines, nasgraph, scratch } from './run-cli.ts';
+
+/** The command line run in this process, its output captured. */
+const cli = async (...args: string[]): Promise<CliResult> => {
+  let stdout = '';
+  let stderr = '';
+  const code = await runCli(['node', 'nasgraph', ...args], { out: (t) => void (stdout += t), err: (t) => void (stderr += t) });
+  return { code, stdout, stderr };
+};
 
 const s = scratch();
 afterAll(() => s.dispose());
@@ -72,8 +81,9 @@ it('retrains an architecture on synthetic data and writes loadable weights named
   expect(metrics.steps).toBe(16);
   expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
 
-  // --resume with more epochs continues after epoch 2: only epoch 3 runs.
-  const resumed = await nasgraph('retrain', model, '--arch', arch, ...common, '--epochs', '3', '--out', out, '--resume');
+  // --resume with more epochs continues after epoch 2: only epoch 3 runs. (In-process from here on: a child
+  // process spends seconds starting up.)
+  const resumed = await cli('retrain', model, '--arch', arch, ...common, '--epochs', '3', '--out', out, '--resume');
   expect(resumed.code, resumed.stderr).toBe(0);
   expect(resumed.stderr).toMatch(/resuming from .*checkpoint\.safetensors after epoch 2 \(step 16\)/);
   expect(resumed.stderr.split('\n').filter((l) => l.startsWith('epoch ')).map((l) => l.split('  ')[0])).toEqual(['epoch 3/3']);
@@ -85,7 +95,7 @@ it('retrains an architecture on synthetic data and writes loadable weights named
   const torchNamed = new Map([...w.right.tensors].map(([k, v]) => [k.split('/').join('.'), { shape: v.shape, data: v.data as Float32Array }]));
   const initFile = join(out, '..', 'init.safetensors');
   writeSafetensorsFile(initFile, torchNamed);
-  const fromInit = await nasgraph('retrain', model, '--arch', arch, ...common, '--epochs', '1', '--lr', '0', '--out', join(out, '..', 'run-init'), '--init', initFile);
+  const fromInit = await cli('retrain', model, '--arch', arch, ...common, '--epochs', '1', '--lr', '0', '--out', join(out, '..', 'run-init'), '--init', initFile);
   expect(fromInit.code, fromInit.stderr).toBe(0);
   expect(fromInit.stdout).toContain(`initial weights: ${initFile} (${want.size} tensors)`);
   // With a learning rate of 0 the weights stay as given, BatchNorm running statistics apart (they keep averaging).
@@ -99,14 +109,11 @@ it('reports errors in one line each: exit 1 for a bad architecture or weights, 2
   const badInit = s.file('bad-init.safetensors', '');
   writeSafetensorsFile(badInit, new Map([['fc/weight', { shape: [4, 3], data: new Float32Array(12) }]]));
   const x = join(out, '..', 'x');
-  // Child processes in parallel: each spends most of its time starting up.
-  const [r1, noArch, r2, usage, noData] = await Promise.all([
-    nasgraph('retrain', model, '--arch', badArch, ...common, '--out', x),
-    nasgraph('retrain', model, ...common, '--out', x),
-    nasgraph('retrain', model, '--arch', arch, ...common, '--out', x, '--init', badInit),
-    nasgraph('retrain', model, '--arch', arch, '--data', 'cifar', '--out', x),
-    nasgraph('retrain', model, '--arch', arch, '--data', 'fashion-mnist', '--data-dir', join(out, '..', 'nowhere'), '--out', x),
-  ]);
+  const r1 = await cli('retrain', model, '--arch', badArch, ...common, '--out', x);
+  const noArch = await cli('retrain', model, ...common, '--out', x);
+  const r2 = await cli('retrain', model, '--arch', arch, ...common, '--out', x, '--init', badInit);
+  const usage = await cli('retrain', model, '--arch', arch, '--data', 'cifar', '--out', x);
+  const noData = await cli('retrain', model, '--arch', arch, '--data', 'fashion-mnist', '--data-dir', join(out, '..', 'nowhere'), '--out', x);
   expect(r1.code).toBe(1);
   expect(lines(r1.stderr).filter((l) => l.startsWith('error:'))).toHaveLength(1);
   expect(r1.stderr).toMatch(/error: .*bad-arch\.json: .*conv7x7/);

@@ -10,3 +10,7 @@ export * from './load-model.ts';
 export * from './trials.ts';
 export * from './early-stop.ts';
 export * from './data/index.ts';
+export * from './train.ts';
+export * from './checkpoint.ts';
+export * from './progress.ts';
+export * from './experiment-log.ts';

@@ -4,7 +4,7 @@
  */
 import type { Pair, Shape } from '../ir/shape.ts';
 import { windowOut } from '../ir/shape.ts';
-import { type PoolAttrs, adaptiveWindow } from './reference-pool.ts';
+import { type PoolAttrs, adaptiveWindow, avgPoolWindow } from './reference-pool.ts';
 
 /**
  * ∂L/∂x of maxPool2d: each window's gradient goes to ONE element, the first maximum in row-major window order
@@ -51,16 +51,8 @@ export const avgPool2dGradRef = (dy: ArrayLike<number>, rows: number, inShape: S
   for (let nc = 0; nc < rows * C; nc++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
-        let hs = oy * SH - PH;
-        let ws = ox * SW - PW;
-        let he = Math.min(hs + KH, H + PH);
-        let we = Math.min(ws + KW, W + PW);
-        const poolSize = (he - hs) * (we - ws);
-        hs = Math.max(hs, 0);
-        ws = Math.max(ws, 0);
-        he = Math.min(he, H);
-        we = Math.min(we, W);
-        const g = dy[(nc * OH + oy) * OW + ox]! / (a.countIncludePad ? poolSize : (he - hs) * (we - ws));
+        const { hs, he, ws, we, divisor } = avgPoolWindow(oy, ox, H, W, a);
+        const g = dy[(nc * OH + oy) * OW + ox]! / divisor;
         for (let iy = hs; iy < he; iy++) for (let ix = ws; ix < we; ix++) dx[(nc * H + iy) * W + ix]! += g;
       }
     }

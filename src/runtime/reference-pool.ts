@@ -44,6 +44,29 @@ export const maxPool2dRef = (x: ArrayLike<number>, batch: number, inShape: Shape
 };
 
 /**
+ * The input rows [hs, he) and columns [ws, we) that avgPool2d's window at output (oy, ox) reads, and PyTorch's
+ * divisor: with `countIncludePad`, the window clipped to the padded input ((min(start + k, size + pad) − start)
+ * per axis); without, the number of real input elements in it. Shared by the forward and backward references.
+ */
+export const avgPoolWindow = (
+  oy: number,
+  ox: number,
+  H: number,
+  W: number,
+  a: PoolAttrs & { readonly countIncludePad: boolean },
+): { readonly hs: number; readonly he: number; readonly ws: number; readonly we: number; readonly divisor: number } => {
+  const hs0 = oy * a.stride[0] - a.padding[0];
+  const ws0 = ox * a.stride[1] - a.padding[1];
+  const he0 = Math.min(hs0 + a.kernel[0], H + a.padding[0]);
+  const we0 = Math.min(ws0 + a.kernel[1], W + a.padding[1]);
+  const hs = Math.max(hs0, 0);
+  const ws = Math.max(ws0, 0);
+  const he = Math.min(he0, H);
+  const we = Math.min(we0, W);
+  return { hs, he, ws, we, divisor: a.countIncludePad ? (he0 - hs0) * (we0 - ws0) : (he - hs) * (we - ws) };
+};
+
+/**
  * Mean over each window, PyTorch's divisor: with `countIncludePad`, the window clipped to the padded input
  * ((min(start + k, size + pad) − start) per axis); without, the number of real input elements in it.
  */
@@ -63,18 +86,10 @@ export const avgPool2dRef = (
   for (let nc = 0; nc < batch * C; nc++) {
     for (let oy = 0; oy < OH; oy++) {
       for (let ox = 0; ox < OW; ox++) {
-        let hs = oy * SH - PH;
-        let ws = ox * SW - PW;
-        let he = Math.min(hs + KH, H + PH);
-        let we = Math.min(ws + KW, W + PW);
-        const poolSize = (he - hs) * (we - ws);
-        hs = Math.max(hs, 0);
-        ws = Math.max(ws, 0);
-        he = Math.min(he, H);
-        we = Math.min(we, W);
+        const { hs, he, ws, we, divisor } = avgPoolWindow(oy, ox, H, W, a);
         let acc = 0;
         for (let iy = hs; iy < he; iy++) for (let ix = ws; ix < we; ix++) acc += x[(nc * H + iy) * W + ix]!;
-        out[(nc * OH + oy) * OW + ox] = acc / (a.countIncludePad ? poolSize : (he - hs) * (we - ws));
+        out[(nc * OH + oy) * OW + ox] = acc / divisor;
       }
     }
   }

@@ -13,11 +13,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireDevice } from '../src/runtime/device.ts';
 import { convSection } from './conv.ts';
+import { inferenceSection } from './inference.ts';
 import { matmulSection } from './matmul.ts';
 import type { BenchSection, Row } from './section.ts';
 import { type Tfjs, setupTfjs } from './tfjs.ts';
 
-const sections: readonly BenchSection[] = [matmulSection, convSection];
+const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection];
 
 const args = process.argv.slice(2);
 const onlyArg = args.find((a, i) => a.startsWith('--only=') || args[i - 1] === '--only');

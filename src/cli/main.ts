@@ -15,6 +15,8 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './check.ts';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { addRetrainCommand } from './retrain.ts';
+import { addRunCommand } from './run.ts';
+import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
@@ -39,7 +41,9 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
     .argument('<arch>', 'architecture JSON file (any of the value forms NNI accepts)')
     .action(async (model: string, arch: string) => setCode(await checkCommand(model, arch, io)));
 
+  addRunCommand(program, io, setCode);
   addRetrainCommand(program, io, setCode);
+  addSearchCommand(program, io, setCode);
 
   return program;
 };

@@ -263,7 +263,7 @@ export const retrainCommand = async (model: string, o: RetrainOptions, io: Io): 
       checkpointDir: o.out,
       resume: o.resume,
       // Through `io` (tests run commands in-process); a redrawn bar only when that is the terminal's stderr.
-      progress: progressReporter({ write: io.err, isTTY: io.err === processIo.err && process.stderr.isTTY, columns: process.stderr.columns || 100 } // 0 under some CI terminals),
+      progress: progressReporter({ write: io.err, isTTY: io.err === processIo.err && process.stderr.isTTY, columns: process.stderr.columns || 100 }), // columns is 0 under some CI terminals
       ...(o.clip === undefined ? {} : { clipGradNorm: o.clip }),
       ...(init === undefined ? {} : { init }),
       ...(archJson === undefined ? {} : { arch: archJson }),

@@ -1,10 +1,12 @@
 /**
  * Bench section: convolutions of DARTS/ResNet-like and MNIST-CNN shapes at batch 64, our generated kernel (NCHW)
  * vs tfjs-webgpu's `conv2d` / `depthwiseConv2d` (NHWC, its native layout) on the same device. No bias/activation.
+ * With `--tune`, each shape runs with the tile src/runtime/autotune.ts picks (cached per adapter), else with the
+ * adapter kind's default tile.
  */
 import { type Conv2dOptions, conv2dKernel, conv2dOutputSize } from '../src/compile/kernels/conv2d.ts';
 import { adapterKind, defaultTile } from '../src/compile/kernels/tiles.ts';
-import { prepare, randomFloats } from './kernel-runner.ts';
+import { prepare, randomFloats, tunedTile } from './kernel-runner.ts';
 import { type BenchSection, type Row, medianSeconds, timing } from './section.ts';
 
 const BATCH = 64;
@@ -33,9 +35,9 @@ export const convSection: BenchSection = {
   description: `conv2d forward at batch ${BATCH}, f32 (GFLOP/s = 2·batch·cout·oh·ow·(cin/groups)·kh·kw / time)`,
   run: async ({ gpu, tfjs, log }) => {
     const rows: Row[] = [];
-    const tile = defaultTile(adapterKind(gpu.adapterInfo));
+    const fallback = defaultTile(adapterKind(gpu.adapterInfo));
     for (const s of SHAPES) {
-      const o: Conv2dOptions = {
+      const base: Conv2dOptions = {
         label: `bench ${s.name}`,
         batch: BATCH,
         cin: s.cin,
@@ -48,8 +50,8 @@ export const convSection: BenchSection = {
         padding: [s.pad, s.pad],
         dilation: [1, 1],
         groups: s.depthwise ? s.cin : 1,
-        tile,
       };
+      const o: Conv2dOptions = { ...base, tile: await tunedTile(gpu, { kind: 'conv2d', o: base }, fallback, log) };
       const [oh, ow] = conv2dOutputSize(o);
       const cinG = s.depthwise ? 1 : s.cin;
       const flops = 2 * BATCH * s.cout * oh * ow * cinG * s.k * s.k;

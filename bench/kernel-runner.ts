@@ -2,7 +2,13 @@
  * Bench helper: runs a generated `Kernel` on a device with given inputs, and times repeated dispatches.
  * (The real executor lives in src/runtime; this only needs one kernel at a time.)
  */
+import * as E from 'fp-ts/lib/Either.js';
 import type { Kernel } from '../src/compile/kernel.ts';
+import type { Conv2dOptions } from '../src/compile/kernels/conv2d.ts';
+import type { MatmulOptions } from '../src/compile/kernels/matmul.ts';
+import type { TileConfig } from '../src/compile/kernels/tiles.ts';
+import { tuneConv2d, tuneMatmul } from '../src/runtime/autotune.ts';
+import type { Gpu } from '../src/runtime/device.ts';
 
 /** A kernel made ready to run: pipeline, buffers and bind group. */
 export interface Prepared {
@@ -88,4 +94,30 @@ export const randomFloats = (n: number, seed: number): Float32Array => {
     out[i] = s / 2 ** 31 - 1;
   }
   return out;
+};
+
+/** Whether the bench was asked to autotune tiles (`npm run bench -- --tune`; `--retune` times again). */
+export const tuneRequested = (): boolean => process.argv.includes('--tune') || process.argv.includes('--retune');
+
+/**
+ * The tile to bench a kernel with: `fallback` (the adapter kind's default) unless `--tune`/`--retune` was given,
+ * then the autotuner's pick (from its per-adapter cache, or timed now). A tuning failure is logged and falls back.
+ */
+export const tunedTile = async (
+  gpu: Gpu,
+  what: { readonly kind: 'conv2d'; readonly o: Conv2dOptions } | { readonly kind: 'matmul'; readonly o: MatmulOptions },
+  fallback: TileConfig,
+  log: (line: string) => void,
+): Promise<TileConfig> => {
+  if (!tuneRequested()) return fallback;
+  const opts = { retune: process.argv.includes('--retune') };
+  const r = what.kind === 'conv2d' ? await tuneConv2d(gpu, what.o, opts) : await tuneMatmul(gpu, what.o, opts);
+  if (E.isLeft(r)) {
+    log(`autotune failed, default tile used: ${r.left.map((e) => e.message).join('; ')}`);
+    return fallback;
+  }
+  const t = r.right;
+  const tried = t.tried.map((c) => `${c.tile.rows}x${c.tile.cols}/${c.tile.wgX}x${c.tile.wgY}${c.tile.shared ? 's' : ''} ${c.ms.toFixed(0)}ms`).join(', ');
+  log(`autotune ${t.key}: ${t.tile.rows}x${t.tile.cols} wg ${t.tile.wgX}x${t.tile.wgY} (${t.source}${tried ? `; ${tried}` : ''})`);
+  return t.tile;
 };

@@ -1,7 +1,10 @@
-/** Bench section: square matmuls, our generated kernel vs tfjs-webgpu's `matMul`, on the same device. */
+/**
+ * Bench section: square matmuls, our generated kernel vs tfjs-webgpu's `matMul`, on the same device. With `--tune`,
+ * each size runs with the tile src/runtime/autotune.ts picks (cached per adapter).
+ */
 import { matmulKernel } from '../src/compile/kernels/matmul.ts';
 import { adapterKind, defaultTile } from '../src/compile/kernels/tiles.ts';
-import { prepare, randomFloats } from './kernel-runner.ts';
+import { prepare, randomFloats, tunedTile } from './kernel-runner.ts';
 import { type BenchSection, type Row, medianSeconds, timing } from './section.ts';
 
 const SIZES = [256, 512, 1024, 2048] as const;
@@ -11,12 +14,13 @@ export const matmulSection: BenchSection = {
   description: 'C = A·B, square n×n×n, f32 (GFLOP/s = 2n³ / time)',
   run: async ({ gpu, tfjs, log }) => {
     const rows: Row[] = [];
-    const tile = defaultTile(adapterKind(gpu.adapterInfo));
+    const fallback = defaultTile(adapterKind(gpu.adapterInfo));
     for (const n of SIZES) {
       const flops = 2 * n ** 3;
       const a = randomFloats(n * n, 1);
       const b = randomFloats(n * n, 2);
-      const k = matmulKernel({ label: `bench matmul ${n}`, M: n, N: n, K: n, tile });
+      const base = { label: `bench matmul ${n}`, M: n, N: n, K: n };
+      const k = matmulKernel({ ...base, tile: await tunedTile(gpu, { kind: 'matmul', o: base }, fallback, log) });
       const p = prepare(gpu.device, k, [a, b], n * n);
       const ours = await medianSeconds(async () => {
         p.submit(1);

@@ -6,7 +6,7 @@
  */
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { type Conv2dOptions, conv2dKernel, conv2dOutputSize, isDepthwise } from '../../src/compile/kernels/conv2d.ts';
+import { type Conv2dAlgorithm, type Conv2dOptions, conv2dAlgorithm, conv2dKernel, conv2dOutputSize, isDepthwise } from '../../src/compile/kernels/conv2d.ts';
 import { type Activation, type Epilogue, activations } from '../../src/compile/kernels/epilogue.ts';
 import { type TileConfig, gpuTile, softwareTile } from '../../src/compile/kernels/tiles.ts';
 import { MAX_WORKGROUPS_PER_DIM } from '../../src/compile/kernel.ts';
@@ -83,6 +83,7 @@ const tiles: readonly TileConfig[] = [
   gpuTile, // its `shared` flag is ignored by conv (register blocking only)
   { rows: 4, cols: 4, wgX: 2, wgY: 2, shared: false, kTile: 16 },
   { rows: 3, cols: 8, wgX: 4, wgY: 2, shared: false, kTile: 16 },
+  { rows: 2, cols: 16, wgX: 2, wgY: 2, shared: false, kTile: 16 },
 ];
 
 const epilogueArb: fc.Arbitrary<Epilogue> = fc.record({ bias: fc.boolean(), activation: fc.constantFrom(...activations), residual: fc.boolean() });
@@ -101,6 +102,12 @@ const convArb: fc.Arbitrary<Case> = fc
     padding: fc.tuple(fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 })),
     dilation: fc.tuple(fc.integer({ min: 1, max: 2 }), fc.integer({ min: 1, max: 2 })),
     tile: fc.constantFrom(...tiles),
+    // 'auto' is what the lowering uses; the forced GEMM is the slowest to compile, so it is drawn less often.
+    algorithm: fc.oneof(
+      { arbitrary: fc.constant<Conv2dAlgorithm>('auto'), weight: 3 },
+      { arbitrary: fc.constant<Conv2dAlgorithm>('gemm'), weight: 1 },
+      { arbitrary: fc.constant<Conv2dAlgorithm>('window'), weight: 1 },
+    ),
     e: epilogueArb,
     seed: fc.nat(),
   })
@@ -149,7 +156,11 @@ await describeGpu('conv2d kernels', (gpu) => {
       [dw(5, 3, 6, 9, 2, 2, 0, 1), { bias: true, activation: 'sigmoid', residual: true }],
     ] as const) {
       expect(isDepthwise(o)).toBe(true);
-      await runCase({ o, e, seed: o.cin * 7 + o.h });
+      expect(conv2dAlgorithm(o)).toBe('window');
+      // The default (sliding window, two tiles) and the direct kernel.
+      for (const variant of [{}, { tile: { rows: 2, cols: 16, wgX: 4, wgY: 2, shared: false, kTile: 16 } }, { algorithm: 'direct' }] as const) {
+        await runCase({ o: { ...o, ...variant }, e, seed: o.cin * 7 + o.h });
+      }
     }
   }, 300_000);
 
@@ -164,6 +175,27 @@ await describeGpu('conv2d kernels', (gpu) => {
     ] as const) {
       await runCase({ o, e, seed: o.cin + o.kh });
     }
+  }, 300_000);
+
+  it('sliding window: row tails, wide rows, stride 2 with dilation, padding wider than the kernel, 1×k and k×1', async () => {
+    const base = { label: 'window', batch: 2, groups: 1, algorithm: 'window' } as const;
+    const wide: TileConfig = { rows: 4, cols: 16, wgX: 4, wgY: 2, shared: false, kTile: 16 };
+    for (const [o, e] of [
+      // 21 columns: one full block of 16 and a tail of 5; no padding, so the tail's taps are clamped, not masked.
+      [{ ...base, cin: 3, h: 5, w: 23, cout: 6, kh: 3, kw: 3, stride: [1, 1], padding: [0, 0], dilation: [1, 1], tile: wide }, { bias: true, activation: 'none', residual: true }],
+      [{ ...base, cin: 2, h: 7, w: 19, cout: 5, kh: 3, kw: 3, stride: [2, 2], padding: [1, 1], dilation: [2, 1] }, { bias: false, activation: 'tanh', residual: false }],
+      [{ ...base, cin: 2, h: 4, w: 6, cout: 3, kh: 2, kw: 2, stride: [1, 1], padding: [3, 3], dilation: [1, 1] }, { bias: true, activation: 'relu', residual: true }],
+      [{ ...base, cin: 3, h: 6, w: 12, cout: 4, kh: 1, kw: 5, stride: [1, 1], padding: [0, 2], dilation: [1, 1], tile: wide }, { bias: true, activation: 'none', residual: false }],
+      [{ ...base, cin: 3, h: 9, w: 8, cout: 9, kh: 5, kw: 1, stride: [1, 2], padding: [2, 0], dilation: [1, 1] }, { bias: false, activation: 'none', residual: true }],
+    ] as const) {
+      expect(conv2dAlgorithm(o)).toBe('window');
+      expect(conv2dKernel(o).wgsl).toContain('sliding window');
+      await runCase({ o, e, seed: o.w + o.kw });
+    }
+    // 'auto' picks the GEMM for 1×1 stride-1 unpadded convolutions and the window otherwise.
+    const pw = { ...base, algorithm: 'auto', cin: 4, h: 4, w: 4, cout: 4, kh: 1, kw: 1, stride: [1, 1], padding: [0, 0], dilation: [1, 1] } as const;
+    expect(conv2dAlgorithm(pw)).toBe('gemm');
+    expect(conv2dAlgorithm({ ...pw, kh: 3, kw: 3 })).toBe('window');
   }, 300_000);
 
   it('compiles for large shapes whose grid is folded (not run)', async () => {

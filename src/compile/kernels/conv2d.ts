@@ -1,6 +1,7 @@
 /**
- * conv2d (NCHW) as one specialised WGSL kernel: implicit GEMM for dense and grouped convolutions, a direct kernel
- * for depthwise ones (one input channel per group: not GEMM-shaped, K = kh·kw is too short to block on).
+ * conv2d (NCHW) as one specialised WGSL kernel, three generators: a sliding window (conv2d-window.ts, the default
+ * for every convolution but 1×1 stride-1 unpadded ones and very wide kernels, depthwise included), an implicit
+ * GEMM (below; the 1×1 convolutions' kernel), and a direct depthwise kernel (below; kept as an option).
  *
  * Implicit GEMM, per group g: out[b][g·coutG + r][p] = Σ_k W[g·coutG + r][k] · X[k][(b, p)], with rows r the
  * output channels of the group, columns (b, p) = batch × output pixels, k = (ci, ky, kx) over cinG·kh·kw. This
@@ -9,10 +10,20 @@
  * matrix X is never built: each invocation computes its columns' input coordinates once and gathers, with
  * zero padding by bounds checks (elided when padding is 0).
  */
-import type { Binding, Kernel } from '../kernel.ts';
+import type { Kernel } from '../kernel.ts';
+import {
+  type Conv2dAlgorithm,
+  type Conv2dOptions,
+  checkConv2d,
+  conv2dBindings,
+  conv2dOutputSize,
+  declareConv2dBindings,
+  isDepthwise,
+  s,
+} from './conv2d-options.ts';
+import { windowKernel } from './conv2d-window.ts';
 import { type Epilogue, epilogueFunctions, plainEpilogue, storeAccumulator } from './epilogue.ts';
 import {
-  type TileConfig,
   declareAccumulators,
   fitTile,
   foldWorkgroups,
@@ -20,69 +31,11 @@ import {
   multiplyAccumulate,
   opaqueCount,
   softwareTile,
-  storageBinding,
   storeLoop,
-  tileProblems,
   u,
 } from './tiles.ts';
 
-/** A 2-D convolution: input [batch, cin, h, w], weight [cout, cin/groups, kh, kw], output [batch, cout, oh, ow]. */
-export interface Conv2dOptions {
-  readonly label: string;
-  readonly batch: number;
-  readonly cin: number;
-  readonly h: number;
-  readonly w: number;
-  readonly cout: number;
-  readonly kh: number;
-  readonly kw: number;
-  readonly stride: readonly [number, number];
-  readonly padding: readonly [number, number];
-  readonly dilation: readonly [number, number];
-  readonly groups: number;
-  /** Bias is [cout]; residual has the output's shape. */
-  readonly epilogue?: Epilogue;
-  /** Tiling of the implicit GEMM (ignored by the depthwise kernel). Default: the software tile, fitted. */
-  readonly tile?: TileConfig;
-}
-
-/** Output height and width (PyTorch's floor formula). */
-export const conv2dOutputSize = (o: Conv2dOptions): readonly [number, number] => [
-  Math.floor((o.h + 2 * o.padding[0] - o.dilation[0] * (o.kh - 1) - 1) / o.stride[0]) + 1,
-  Math.floor((o.w + 2 * o.padding[1] - o.dilation[1] * (o.kw - 1) - 1) / o.stride[1]) + 1,
-];
-
-/** Whether {@link conv2dKernel} uses the direct depthwise kernel (one input channel per group, several groups). */
-export const isDepthwise = (o: Conv2dOptions): boolean => o.groups > 1 && o.cin === o.groups;
-
-const check = (o: Conv2dOptions, tile: TileConfig): void => {
-  const problems = [...tileProblems(tile)];
-  const ints: readonly (readonly [string, number, number])[] = [
-    ['batch', o.batch, 1], ['cin', o.cin, 1], ['h', o.h, 1], ['w', o.w, 1], ['cout', o.cout, 1], ['kh', o.kh, 1], ['kw', o.kw, 1],
-    ['groups', o.groups, 1], ['stride', o.stride[0], 1], ['stride', o.stride[1], 1], ['dilation', o.dilation[0], 1],
-    ['dilation', o.dilation[1], 1], ['padding', o.padding[0], 0], ['padding', o.padding[1], 0],
-  ];
-  for (const [k, v, lo] of ints) if (!Number.isInteger(v) || v < lo) problems.push(`${k}=${v} must be an integer ≥ ${lo}`);
-  if (o.cin % o.groups !== 0 || o.cout % o.groups !== 0) problems.push(`groups=${o.groups} must divide cin=${o.cin} and cout=${o.cout}`);
-  const [oh, ow] = conv2dOutputSize(o);
-  if (oh < 1 || ow < 1) problems.push(`the ${o.kh}x${o.kw} window (dilation ${o.dilation.join('x')}) does not fit the padded ${o.h}x${o.w} input`);
-  // A programming error of the lowering, not a user error: the IR has already checked shapes.
-  if (problems.length > 0) throw new Error(`conv2d ${o.label}: ${problems.join('; ')}`);
-};
-
-const bindingsOf = (e: Epilogue): Binding[] => [
-  { name: 'x', access: 'read' },
-  { name: 'weight', access: 'read' },
-  ...(e.bias ? [{ name: 'bias', access: 'read' } as const] : []),
-  ...(e.residual ? [{ name: 'residual', access: 'read' } as const] : []),
-  { name: 'out', access: 'read_write' },
-];
-
-const declare = (bindings: readonly Binding[], vec: (name: string) => boolean): string =>
-  bindings.map((b, i) => storageBinding(i, b.name, vec(b.name), b.access === 'read_write')).join('');
-
-/** `i32` literal. */
-const s = (n: number): string => `${n}i`;
+export { type Conv2dAlgorithm, type Conv2dOptions, conv2dOutputSize, isDepthwise } from './conv2d-options.ts';
 
 /** The input value at (column j's pixel, tap ky, kx), zero in the padding. */
 const tapLoad = (o: Conv2dOptions, j: number, ky: string, kx: string): string => {
@@ -106,7 +59,7 @@ const gemmKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
   const K = cinG * khw;
   const cols = o.batch * ohw;
   const tile = fitTile(o.tile ?? softwareTile, coutG, cols);
-  check(o, tile);
+  checkConv2d(o, tile);
   const TM = tile.rows * tile.wgY;
   const TN = tile.cols * tile.wgX;
   const tilesM = Math.ceil(coutG / TM);
@@ -117,8 +70,8 @@ const gemmKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
   // 1×1, stride 1, no padding: X[ci][(b, p)] = x[b][ci][p], contiguous along p.
   const pointwise = khw === 1 && o.stride[0] === 1 && o.stride[1] === 1 && o.padding[0] === 0 && o.padding[1] === 0;
   const vecX = pointwise && vecOut;
-  const bindings = bindingsOf(e);
-  const decl = declare(bindings, (n) => (n === 'x' ? vecX : n === 'out' || n === 'residual' ? vecOut : false));
+  const bindings = conv2dBindings(e);
+  const decl = declareConv2dBindings(bindings, (n) => (n === 'x' ? vecX : n === 'out' || n === 'residual' ? vecOut : false));
 
   let b = linearWorkgroupWgsl(workgroups, total);
   b += `  let tn = wid % ${u(tilesN)};\n  let tm = (wid / ${u(tilesN)}) % ${u(tilesM)};\n  let g = wid / ${u(tilesN * tilesM)};\n`;
@@ -196,7 +149,7 @@ const DW_VEC = 4;
 const DW_WG = 64;
 
 const depthwiseKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
-  check(o, softwareTile);
+  checkConv2d(o, softwareTile);
   const [oh, ow] = conv2dOutputSize(o);
   const mult = o.cout / o.groups;
   const owq = Math.ceil(ow / DW_VEC);
@@ -204,8 +157,8 @@ const depthwiseKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
   const total = Math.ceil(invocations / DW_WG);
   const workgroups = foldWorkgroups(total);
   const vecOut = ow % 4 === 0;
-  const bindings = bindingsOf(e);
-  const decl = declare(bindings, (n) => (n === 'out' || n === 'residual') && vecOut);
+  const bindings = conv2dBindings(e);
+  const decl = declareConv2dBindings(bindings, (n) => (n === 'out' || n === 'residual') && vecOut);
   const [sh, sw] = o.stride;
   const [dh, dw] = o.dilation;
   let b = linearWorkgroupWgsl(workgroups, total);
@@ -254,8 +207,24 @@ const depthwiseKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
 };
 
 /**
- * The WGSL kernel of a convolution with its bindings (in order: x, weight, bias?, residual?, out) and dispatch size.
- * Depthwise convolutions (groups = cin > 1) get a direct kernel; everything else an implicit GEMM.
+ * The kernel {@link conv2dKernel} generates for `o`: `o.algorithm` unless 'auto'; then 1×1 stride-1 unpadded
+ * convolutions (plain GEMMs with contiguous vec4 loads) and kernels wider than 11 use 'gemm', every other one
+ * (depthwise included: 1.5x faster than 'direct' on lavapipe) 'window', which loads each input value once per
+ * window instead of once per tap.
+ *
+ * @example
+ * conv2dAlgorithm({ ...o, kh: 3, kw: 3 }) // 'window'
+ */
+export const conv2dAlgorithm = (o: Conv2dOptions): Exclude<Conv2dAlgorithm, 'auto'> => {
+  if (o.algorithm !== undefined && o.algorithm !== 'auto') return o.algorithm;
+  if (isDepthwise(o)) return 'window';
+  const pointwise = o.kh === 1 && o.kw === 1 && o.stride[0] === 1 && o.stride[1] === 1 && o.padding[0] === 0 && o.padding[1] === 0;
+  return pointwise || o.kw > 11 ? 'gemm' : 'window';
+};
+
+/**
+ * The WGSL kernel of a convolution with its bindings (in order: x, weight, bias?, residual?, out) and dispatch size,
+ * generated by the algorithm {@link conv2dAlgorithm} picks.
  *
  * @example
  * conv2dKernel({ label: 'conv2d at stem', batch: 64, cin: 3, h: 32, w: 32, cout: 16, kh: 3, kw: 3,
@@ -264,5 +233,18 @@ const depthwiseKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
  */
 export const conv2dKernel = (o: Conv2dOptions): Kernel => {
   const e = o.epilogue ?? plainEpilogue;
-  return isDepthwise(o) ? depthwiseKernel(o, e) : gemmKernel(o, e);
+  const algorithm = conv2dAlgorithm(o);
+  switch (algorithm) {
+    case 'window':
+      return windowKernel(o, e);
+    case 'gemm':
+      return gemmKernel(o, e);
+    case 'direct':
+      if (!isDepthwise(o)) throw new Error(`conv2d ${o.label}: the direct kernel is for depthwise convolutions only`);
+      return depthwiseKernel(o, e);
+    default: {
+      const never: never = algorithm;
+      throw new Error(`unknown conv2d algorithm ${String(never)}`);
+    }
+  }
 };

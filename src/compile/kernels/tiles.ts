@@ -176,3 +176,32 @@ export const storeLoop = (rows: number, cols: number, store: string): string => 
     `  }\n`
   );
 };
+
+/** The GEMM-shaped kernel families whose tiles can be tuned. */
+export type TunableKernel = 'matmul' | 'conv2d';
+
+const tile = (rows: number, cols: number, wgX: number, wgY: number, shared = false): TileConfig => ({ rows, cols, wgX, wgY, shared, kTile: 16 });
+
+/**
+ * The tiles a timed search ({@link defaultTile}'s alternative, src/runtime/autotune.ts) tries, default first.
+ * Software: register blocks of 16–128 outputs per invocation (lavapipe spills beyond; measured on the bench's
+ * convolutions: 4×16 best for 16-wide rows, 4×8 for 24-wide ones, 8×8 within 20 % of the best everywhere).
+ * GPU: shared-memory tiles of 64×64 and 32×32 outputs per workgroup, and register-only ones.
+ *
+ * @example
+ * tileCandidates('software', 'conv2d')[0] // softwareTile
+ */
+export const tileCandidates = (kind: AdapterKind, kernel: TunableKernel): readonly TileConfig[] => {
+  switch (kind) {
+    case 'software':
+      return kernel === 'conv2d'
+        ? [softwareTile, tile(4, 16, 8, 8), tile(4, 8, 8, 8), tile(8, 8, 64, 1), tile(2, 16, 8, 8), tile(8, 16, 8, 4)]
+        : [softwareTile, tile(4, 16, 8, 8), tile(8, 8, 16, 4), tile(8, 16, 8, 4), tile(4, 8, 8, 8)];
+    case 'gpu':
+      return [gpuTile, tile(4, 4, 8, 8, true), tile(8, 8, 8, 8, true), tile(4, 8, 16, 8), tile(8, 8, 8, 8)];
+    default: {
+      const never: never = kind;
+      throw new Error(`unknown adapter kind ${String(never)}`);
+    }
+  }
+};

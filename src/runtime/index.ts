@@ -14,3 +14,4 @@ export * from './train.ts';
 export * from './checkpoint.ts';
 export * from './progress.ts';
 export * from './experiment-log.ts';
+export * from './autotune.ts';

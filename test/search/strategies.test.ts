@@ -258,7 +258,7 @@ describe('policy gradient', () => {
 describe('TPE', () => {
   it('splits the best ⌈γ·n⌉ successful trials from the rest and the failed, by direction', () => {
     fc.assert(
-      fc.property(fc.array(fc.option(fc.double({ min: -10, max: 10, noNaN: true }), { nil: null }), { maxLength: 30 }), fc.double({ min: 0.05, max: 0.95 }), (objs, gamma) => {
+      fc.property(fc.array(fc.option(fc.double({ min: -10, max: 10, noNaN: true }), { nil: null }), { maxLength: 30 }), fc.double({ min: 0.05, max: 0.95, noNaN: true }), (objs, gamma) => {
         const obs = objs.map((objective, i) => ({ arch: { k: [i] }, objective }));
         const ok = obs.filter((o) => o.objective !== null);
         for (const direction of ['maximize', 'minimize'] as const) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for nasgraph: the Vulkan driver Dawn needs (when no usable one is present), Debian's
 # Fashion-MNIST package (the main job's data), and the npm packages (a clean install from package-lock.json).
-# Safe to run again: it skips what is already there.
+# Safe to run again: the driver and the data set are skipped when present; node_modules is installed afresh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-vulkan.sh

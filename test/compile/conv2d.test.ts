@@ -11,41 +11,10 @@ import { type Activation, type Epilogue, activations } from '../../src/compile/k
 import { type TileConfig, gpuTile, softwareTile } from '../../src/compile/kernels/tiles.ts';
 import { MAX_WORKGROUPS_PER_DIM } from '../../src/compile/kernel.ts';
 import { describeGpu, runCompute, unwrapGpu } from '../gpu.ts';
+import { act64, erf64, rand } from './float64-oracle.ts';
 
 // ---- float64 references, independent of the generators ----
 
-const erf64 = (x: number): number => {
-  if (Math.abs(x) > 5) return Math.sign(x);
-  let term = x;
-  let sum = x;
-  for (let n = 1; n < 200; n++) {
-    term *= (-x * x) / n;
-    sum += term / (2 * n + 1);
-    if (Math.abs(term) < 1e-17) break;
-  }
-  return (2 / Math.sqrt(Math.PI)) * sum;
-};
-
-const act64 = (a: Activation, x: number): number => {
-  switch (a) {
-    case 'none': return x;
-    case 'relu': return Math.max(x, 0);
-    case 'relu6': return Math.min(Math.max(x, 0), 6);
-    case 'sigmoid': return 1 / (1 + Math.exp(-x));
-    case 'tanh': return Math.tanh(x);
-    case 'gelu': return 0.5 * x * (1 + erf64(x / Math.SQRT2));
-  }
-};
-
-const rand = (n: number, seed: number): Float32Array => {
-  const out = new Float32Array(n);
-  let s = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13; s >>>= 0; s ^= s >>> 17; s ^= s << 5; s >>>= 0;
-    out[i] = (s / 2 ** 32) * 4 - 2;
-  }
-  return out;
-};
 
 /** out[b][co][oy][ox] = Σ_{ci in group, ky, kx} x[b][ci][oy·s − p + ky·d][ox·s − p + kx·d] · w[co][ci − g·cinG][ky][kx]. */
 const reference = (o: Conv2dOptions, e: Epilogue, x: Float32Array, w: Float32Array, bias: Float32Array, res: Float32Array) => {

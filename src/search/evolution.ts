@@ -17,7 +17,7 @@ import type { Architecture } from '../ir/apply.ts';
 import { architectureKey } from '../ir/architecture.ts';
 import { type Rng, sampleDistinct } from '../ir/rng.ts';
 import type { SearchSpace } from '../ir/space.ts';
-import { mutateOneKey, sampleUnseen, spaceUsedUp } from './sampling.ts';
+import { collectProposals, mutateOneKey, sampleUnseen, spaceUsedUp } from './sampling.ts';
 import {
   type Direction,
   type Strategy,
@@ -120,23 +120,19 @@ export const regularizedEvolution = (options: EvolutionOptions = {}): Strategy<E
     ],
     init: (space) => ({ strategy: name, space: spaceFingerprint(space), seen: [], proposed: 0, population: [] }),
     propose: (space, state, n, rng) => {
-      const seen = new Set(state.seen);
-      const archs: Architecture[] = [];
-      const added: string[] = [];
-      let r = rng;
-      while (archs.length < n) {
-        const initial = state.proposed + archs.length < o.population || state.population.length === 0;
-        let a: Architecture | undefined;
-        if (initial) {
-          if (o.dedup) [a, r] = sampleUnseen(space, seen, r);
-          else [a, r] = sampleUnseen(space, new Set(), r);
-        } else [a, r] = child(space, state.population, seen, r);
-        if (a === undefined) break;
-        const k = architectureKey(a);
-        if (!seen.has(k)) added.push(k);
-        seen.add(k);
-        archs.push(a);
-      }
+      const { items: archs, added, seen, rng: r } = collectProposals(
+        space,
+        state.seen,
+        n,
+        rng,
+        (seen, i, r) =>
+          // The first `population` proposals are random; later ones are children of the population.
+          state.proposed + i < o.population || state.population.length === 0
+            ? sampleUnseen(space, o.dedup ? seen : new Set(), r)
+            : child(space, state.population, seen, r),
+        (a) => a,
+        false,
+      );
       return {
         archs,
         state: { ...state, seen: [...state.seen, ...added], proposed: state.proposed + archs.length },

@@ -21,7 +21,7 @@ import { architectureKey } from '../ir/architecture.ts';
 import type { Rng } from '../ir/rng.ts';
 import type { SearchSpace } from '../ir/space.ts';
 import { type Draws, type Policy, initPolicy, policyMode, policyStep, samplePolicy } from './policy.ts';
-import { sampleUnseen, spaceUsedUp } from './sampling.ts';
+import { collectProposals, sampleUnseen, spaceUsedUp } from './sampling.ts';
 import {
   type Direction,
   type Strategy,
@@ -130,14 +130,14 @@ export const reinforce = (options: ReinforceOptions = {}): Strategy<ReinforceSta
       updates: 0,
     }),
     propose: (space, state, n, rng) => {
-      const seen = new Set(state.seen);
-      const archs: Architecture[] = [];
-      const added: string[] = [];
-      const pending = [...state.pending];
-      let r: Rng = rng;
-      while (archs.length < n) {
-        let found: [Architecture, Draws] | undefined;
-        if (!(o.dedup && spaceUsedUp(space, seen))) {
+      const { items, added, seen, rng: r } = collectProposals(
+        space,
+        state.seen,
+        n,
+        rng,
+        (seen, _i, r0): [readonly [Architecture, Draws] | undefined, Rng] => {
+          let r = r0;
+          let found: readonly [Architecture, Draws] | undefined;
           for (let attempt = 0; attempt < (o.dedup ? o.maxRetries : 1) && found === undefined; attempt++) {
             const [a, draws, next] = samplePolicy(space, state.policy, r);
             r = next;
@@ -149,18 +149,14 @@ export const reinforce = (options: ReinforceOptions = {}): Strategy<ReinforceSta
             // A random architecture's draw order is unknown; ascending is one possible order.
             if (a !== undefined) found = [a, space.decisions.map((d) => a[d.key] ?? [])];
           }
-        }
-        if (found === undefined) break;
-        const [a, draws] = found;
-        const k = architectureKey(a);
-        if (!seen.has(k)) added.push(k);
-        seen.add(k);
-        archs.push(a);
-        pending.push({ key: k, draws });
-      }
+          return [found, r];
+        },
+        ([a]) => a,
+        o.dedup,
+      );
       return {
-        archs,
-        state: { ...state, seen: [...state.seen, ...added], pending },
+        archs: items.map(([a]) => a),
+        state: { ...state, seen: [...state.seen, ...added], pending: [...state.pending, ...items.map(([a, draws]) => ({ key: architectureKey(a), draws }))] },
         rng: r,
         exhausted: o.dedup && spaceUsedUp(space, seen),
       };

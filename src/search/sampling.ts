@@ -85,3 +85,38 @@ export const sampleUnseen = (space: SearchSpace, seen: ReadonlySet<string>, rng:
 
 /** Whether every architecture of `space` is in `seen`. */
 export const spaceUsedUp = (space: SearchSpace, seen: ReadonlySet<string>): boolean => BigInt(seen.size) >= space.size;
+
+/**
+ * The proposal loop shared by the strategies that de-duplicate: up to `n` items from `next`, which sees the keys
+ * proposed so far (this batch's included) and the generator, and answers `undefined` when it has nothing more.
+ * With `stopWhenUsedUp`, the loop also stops before asking once every architecture of the space has been seen.
+ * Returns the items, the keys new to the state (in order), the keys after the batch, and the next generator.
+ *
+ * @example
+ * const { items, added, seen, rng: r } = collectProposals(space, state.seen, n, rng, (seen, i, r) => sampleUnseen(space, seen, r), (a) => a, true);
+ */
+export const collectProposals = <T>(
+  space: SearchSpace,
+  seenKeys: readonly string[],
+  n: number,
+  rng: Rng,
+  next: (seen: ReadonlySet<string>, index: number, rng: Rng) => [T | undefined, Rng],
+  archOf: (item: T) => Architecture,
+  stopWhenUsedUp: boolean,
+): { readonly items: readonly T[]; readonly added: readonly string[]; readonly seen: ReadonlySet<string>; readonly rng: Rng } => {
+  const seen = new Set(seenKeys);
+  const items: T[] = [];
+  const added: string[] = [];
+  let r = rng;
+  while (items.length < n) {
+    if (stopWhenUsedUp && spaceUsedUp(space, seen)) break;
+    const [item, nr] = next(seen, items.length, r);
+    r = nr;
+    if (item === undefined) break;
+    const k = architectureKey(archOf(item));
+    if (!seen.has(k)) added.push(k);
+    seen.add(k);
+    items.push(item);
+  }
+  return { items, added, seen, rng: r };
+};

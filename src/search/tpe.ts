@@ -19,7 +19,7 @@ import type { Architecture } from '../ir/apply.ts';
 import { architectureKey } from '../ir/architecture.ts';
 import { type Rng, nextFloat } from '../ir/rng.ts';
 import { type Decision, type SearchSpace, decisionSize } from '../ir/space.ts';
-import { sampleUnseen, spaceUsedUp } from './sampling.ts';
+import { collectProposals, sampleUnseen, spaceUsedUp } from './sampling.ts';
 import {
   type Direction,
   type Strategy,
@@ -218,20 +218,7 @@ export const tpe = (options: TpeOptions = {}): Strategy<TpeState> => {
     ],
     init: (space) => ({ strategy: name, space: spaceFingerprint(space), seen: [], observations: [] }),
     propose: (space, state, n, rng) => {
-      const seen = new Set(state.seen);
-      const archs: Architecture[] = [];
-      const added: string[] = [];
-      let r = rng;
-      while (archs.length < n) {
-        if (o.dedup && spaceUsedUp(space, seen)) break;
-        const [a, nr] = next(space, state, seen, r);
-        r = nr;
-        if (a === undefined) break;
-        const k = architectureKey(a);
-        if (!seen.has(k)) added.push(k);
-        seen.add(k);
-        archs.push(a);
-      }
+      const { items: archs, added, seen, rng: r } = collectProposals(space, state.seen, n, rng, (seen, _i, r) => next(space, state, seen, r), (a) => a, o.dedup);
       return {
         archs,
         state: { ...state, seen: [...state.seen, ...added] },

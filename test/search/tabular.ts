@@ -95,8 +95,8 @@ export const runOnTable = <S>(
   budget: number,
   seed: number,
   batch = 1,
+  space: SearchSpace = tabularSpace,
 ): { readonly best: number; readonly proposed: readonly Architecture[]; readonly state: S } => {
-  const space = tabularSpace;
   let state = strategy.init(space);
   let rng = seedRng(seed);
   const proposed: Architecture[] = [];

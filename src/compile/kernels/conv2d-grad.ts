@@ -59,6 +59,29 @@ const dims = (o: Conv2dOptions) => {
  * the tap offset) names a real output row: in [0, stride·(out − 1)] and on the stride. Bounds that hold for every
  * input coordinate of the tap are left out.
  */
+/**
+ * The store of a GEMM tile without an epilogue: accumulator (si, sj) goes to row `row0 + si` (< `rows`) and column
+ * `col0 + 4·sj` (+ lane, < `cols`), at the flat index `at(column)` of the output. Shared by dX and dW.
+ */
+const plainTileStore = (tile: TileConfig, vecOut: boolean, rows: number, cols: number, at: (col: string) => string): string => {
+  const col = `(col0 + 4u * sj)`;
+  return storeLoop(
+    tile.rows,
+    tile.cols,
+    storeAccumulator({
+      e: plainEpilogue,
+      vecOut,
+      acc: 'acc',
+      valid: `row0 + si < ${u(rows)}${vecOut ? ` && ${col} < ${u(cols)}` : ''}`,
+      vecIndex: `(${at(col)}) / 4u`,
+      laneValid: (l) => `${col} + ${l}u < ${u(cols)}`,
+      biasVec: '',
+      biasLane: () => '',
+      scalarAt: (l) => at(`(${col} + ${l}u)`),
+    }),
+  );
+};
+
 const outputTapConds = (t: string, lo: number, hi: number, stride: number, out: number): string[] => {
   const c: string[] = [];
   if (lo < 0) c.push(`${t} >= 0i`);
@@ -135,23 +158,7 @@ export const conv2dGradInputKernel = (o: Conv2dOptions): Kernel => {
   b += `      }\n    }\n`;
   b += `  }\n`;
   const ci = `(g * ${u(cinG)} + row0 + si)`;
-  const col = `(col0 + 4u * sj)`;
-  const at = (c: string): string => `(${c} / ${u(hw)}) * ${u(o.cin * hw)} + ${ci} * ${u(hw)} + ${c} % ${u(hw)}`;
-  b += storeLoop(
-    tile.rows,
-    tile.cols,
-    storeAccumulator({
-      e: plainEpilogue,
-      vecOut,
-      acc: 'acc',
-      valid: `row0 + si < ${u(cinG)}${vecOut ? ` && ${col} < ${u(cols)}` : ''}`,
-      vecIndex: `(${at(col)}) / 4u`,
-      laneValid: (l) => `${col} + ${l}u < ${u(cols)}`,
-      biasVec: '',
-      biasLane: () => '',
-      scalarAt: (l) => at(`(${col} + ${l}u)`),
-    }),
-  );
+  b += plainTileStore(tile, vecOut, cinG, cols, (c) => `(${c} / ${u(hw)}) * ${u(o.cin * hw)} + ${ci} * ${u(hw)} + ${c} % ${u(hw)}`);
   const wgsl =
     `// ${o.label}: conv2d dx (implicit GEMM) ${o.batch}x${o.cout}x${oh}x${ow} -> ${o.cin}x${o.h}x${o.w} k${o.kh}x${o.kw}` +
     ` s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups} tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}\n` +
@@ -244,23 +251,7 @@ export const conv2dGradWeightKernels = (o: Conv2dOptions): ConvGradWeight => {
   ).replace(/^/gm, '    ');
   b += `      }\n    }\n  }\n`;
   const co = `(g * ${u(coutG)} + row0 + si)`;
-  const col = `(col0 + 4u * sj)`;
-  const at = (c: string): string => `part * ${u(o.cout * N)} + ${co} * ${u(N)} + ${c}`;
-  b += storeLoop(
-    tile.rows,
-    tile.cols,
-    storeAccumulator({
-      e: plainEpilogue,
-      vecOut,
-      acc: 'acc',
-      valid: `row0 + si < ${u(coutG)}${vecOut ? ` && ${col} < ${u(N)}` : ''}`,
-      vecIndex: `(${at(col)}) / 4u`,
-      laneValid: (l) => `${col} + ${l}u < ${u(N)}`,
-      biasVec: '',
-      biasLane: () => '',
-      scalarAt: (l) => at(`(${col} + ${l}u)`),
-    }),
-  );
+  b += plainTileStore(tile, vecOut, coutG, N, (c) => `part * ${u(o.cout * N)} + ${co} * ${u(N)} + ${c}`);
   const wgsl =
     `// ${o.label}: conv2d dW (implicit GEMM, ${parts} part(s) of ${per} samples) x ${o.batch}x${o.cin}x${o.h}x${o.w} dy ${o.cout}x${oh}x${ow}` +
     ` k${o.kh}x${o.kw} s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups} tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}\n` +

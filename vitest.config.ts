@@ -6,6 +6,8 @@ const ci = process.env.CI === 'true';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Kills a worker whose event loop is blocked for minutes (a hung native call), naming the test: see the file.
+    setupFiles: ['test/setup/watchdog.ts'],
     // GPU tests share one Dawn device per worker; lavapipe runs on the CPU's 2 cores, so keep workers few.
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },

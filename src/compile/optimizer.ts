@@ -236,6 +236,7 @@ export const withOptimizer = <P extends TrainableProgram>(
     buffers.push({ id, bytes: pad4(bytes), role, label, ...(paramPath === undefined ? {} : { paramPath }) });
     return id;
   };
+  const updateFrom = dispatches.length;
   const dispatch = (k: Kernel, bufs: readonly number[]): void => {
     let id = kernelIds.get(k.wgsl);
     if (id === undefined) {
@@ -295,5 +296,5 @@ export const withOptimizer = <P extends TrainableProgram>(
     }
   }
   const layout: OptimizerLayout = { resolved: resolved.right, hyper, state, ...(clip === undefined ? {} : { clip }) };
-  return E.right({ program: { ...program, buffers, kernels, dispatches: [...prologue, ...dispatches], params, scalars }, layout });
+  return E.right({ program: { ...program, buffers, kernels, dispatches: [...prologue, ...dispatches], params, scalars, updateFrom: updateFrom + prologue.length }, layout });
 };

@@ -131,6 +131,12 @@ export interface Program {
   readonly peakBytes: number;
   /** Bytes intermediate values would take with no reuse (for reports and tests). */
   readonly unplannedBytes: number;
+  /**
+   * Training programs with an optimizer (`withOptimizer`): the index of the first dispatch of the update. A run
+   * may stop before it (`RunRequest.update: false`) to compute the loss and the gradients without changing a
+   * parameter (DARTS' architecture step, BatchNorm recalibration).
+   */
+  readonly updateFrom?: number;
 }
 
 /**

@@ -12,10 +12,11 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { Architecture } from '../ir/apply.ts';
 import { numel, showShape } from '../ir/shape.ts';
-import { type Program, guardHolds } from '../compile/program.ts';
+import { type Program, type ProgramParam, guardHolds } from '../compile/program.ts';
 import type { Gpu } from './device.ts';
 import { type GpuError, type GpuErrorKind, gpuException, gpuReported } from './gpu-errors.ts';
 import type { ParamStore } from './params.ts';
+import type { ParamPool } from './param-pool.ts';
 import { type CachedPipeline, pipelineCacheFor } from './pipeline-cache.ts';
 
 /** How choices are resolved for one run: an architecture (sampled; mixed as one-hot) or per-key weights (mixed). */
@@ -37,6 +38,21 @@ export interface RunRequest {
    * not given keeps its last value (0 before the first).
    */
   readonly scalars?: Readonly<Record<string, number>>;
+  /**
+   * False: stop before the optimizer's update (`Program.updateFrom`), leaving every parameter as it was and the
+   * gradients readable (the forward pass still updates BatchNorm's running statistics, as PyTorch's train mode
+   * does). Default true. Ignored by programs without an optimizer.
+   */
+  readonly update?: boolean;
+}
+
+/** Options of `Executable.instantiate`. */
+export interface InstantiateOptions {
+  /**
+   * Bind parameters (and optimizer state) from this pool, shared with every other executable instantiated with it:
+   * a path the pool holds is bound as it is (its value in `params` is then not needed, and not uploaded).
+   */
+  readonly pool?: ParamPool;
 }
 
 export type ExecError =
@@ -172,11 +188,14 @@ export class Executable {
   readonly #buffers: readonly GPUBuffer[];
   readonly #staging: readonly GPUBuffer[];
   readonly #steps: readonly Step[];
+  /** The buffers this executable frees (not those bound from a `ParamPool`). */
+  readonly #owned: readonly GPUBuffer[];
   #destroyed = false;
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(gpu: Gpu, program: Program, buffers: readonly GPUBuffer[], staging: readonly GPUBuffer[], steps: readonly Step[]) {
+  private constructor(gpu: Gpu, program: Program, buffers: readonly GPUBuffer[], staging: readonly GPUBuffer[], steps: readonly Step[], owned: readonly GPUBuffer[]) {
     this.#gpu = gpu;
+    this.#owned = owned;
     this.program = program;
     this.#buffers = buffers;
     this.#staging = staging;
@@ -185,11 +204,14 @@ export class Executable {
 
   /**
    * Allocates and uploads: every parameter of the program must be in `params` with the right size (all missing
-   * or mis-sized paths are reported). GPU errors name the kernel or dispatch they happened in.
+   * or mis-sized paths are reported), unless `options.pool` already holds it. GPU errors name the kernel or
+   * dispatch they happened in.
    */
-  static async instantiate(gpu: Gpu, program: Program, params: ParamStore): Promise<E.Either<readonly ExecError[], Executable>> {
+  static async instantiate(gpu: Gpu, program: Program, params: ParamStore, options: InstantiateOptions = {}): Promise<E.Either<readonly ExecError[], Executable>> {
     const errors: ExecError[] = [];
+    const pool = options.pool;
     for (const p of program.params) {
+      if (pool?.has(p.path) === true) continue;
       const v = params.get(p.path);
       const n = numel(p.shape);
       if (v === undefined) errors.push({ tag: 'MissingParam', path: p.path, message: `parameter '${p.path}' ${showShape(p.shape)} is missing from the parameter store` });
@@ -199,22 +221,38 @@ export class Executable {
     }
     if (errors.length > 0) return E.left(errors);
     const device = gpu.device;
+    const pooled = new Map<number, ProgramParam>(pool === undefined ? [] : program.params.map((p) => [p.buffer, p]));
     const made = await gpu.withErrorScope('allocating program buffers', (d) => {
-      const buffers = program.buffers.map((b) =>
-        d.createBuffer({ size: pad4(b.bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: `${b.role}: ${b.label}` }),
-      );
-      for (const p of program.params) {
-        const v = params.get(p.path)!;
-        d.queue.writeBuffer(buffers[p.buffer]!, 0, v.buffer, v.byteOffset, v.byteLength);
+      const poolErrors: ExecError[] = [];
+      const buffers = program.buffers.map((b) => {
+        const q = pooled.get(b.id);
+        if (q !== undefined && pool !== undefined) {
+          const got = pool.acquire(d, q.path, q.shape, params.get(q.path));
+          if (E.isRight(got)) return got.right;
+          poolErrors.push(got.left);
+        }
+        return d.createBuffer({ size: pad4(b.bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC, label: `${b.role}: ${b.label}` });
+      });
+      if (pool === undefined) {
+        for (const p of program.params) {
+          const v = params.get(p.path)!;
+          d.queue.writeBuffer(buffers[p.buffer]!, 0, v.buffer, v.byteOffset, v.byteLength);
+        }
       }
       const staging = program.outputs.map((o) =>
         d.createBuffer({ size: pad4(program.buffers[o.buffer]!.bytes), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, label: `readback ${o.label}` }),
       );
-      return { buffers, staging };
+      return { buffers, staging, poolErrors };
     });
     if (E.isLeft(made)) return E.left([gpuErr(made.left)]);
-    const { buffers, staging } = made.right;
-    const release = (): void => [...buffers, ...staging].forEach((b) => b.destroy());
+    const { buffers, staging, poolErrors } = made.right;
+    // The pool's buffers are the pool's to free.
+    const owned = [...buffers.filter((_, i) => !pooled.has(i)), ...staging];
+    const release = (): void => owned.forEach((b) => b.destroy());
+    if (poolErrors.length > 0) {
+      release();
+      return E.left(poolErrors);
+    }
     const cache = pipelineCacheFor(device);
     const pipelines: CachedPipeline[] = [];
     for (const k of program.kernels) {
@@ -240,7 +278,7 @@ export class Executable {
       release();
       return E.left([gpuErr(steps.left)]);
     }
-    return E.right(new Executable(gpu, program, buffers, staging, steps.right));
+    return E.right(new Executable(gpu, program, buffers, staging, steps.right, owned));
   }
 
   /** The inputs of a request as arrays in program order, or every size/naming error. */
@@ -304,7 +342,8 @@ export class Executable {
     const scalars = scalarBytes(p, req.scalars);
     if (badReads.length > 0 || E.isLeft(scalars)) return E.left([...badReads, ...(E.isLeft(scalars) ? scalars.left : [])]);
     const { arch, weights } = choice.right;
-    const selected = p.mode === 'sampled' ? p.dispatches.map((d) => guardHolds(d.group, arch ?? {})) : p.dispatches.map(() => true);
+    const end = req.update === false && p.updateFrom !== undefined ? p.updateFrom : p.dispatches.length;
+    const selected = p.dispatches.map((d, i) => i < end && (p.mode !== 'sampled' || guardHolds(d.group, arch ?? {})));
     const label = `run of ${p.dispatches.length} dispatches (${p.mode})`;
     const submitted = await scoped(this.#gpu, label, (d) => {
       p.inputs.forEach((inp, i) => {
@@ -420,6 +459,6 @@ export class Executable {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (const b of [...this.#buffers, ...this.#staging]) b.destroy();
+    for (const b of this.#owned) b.destroy();
   }
 }

@@ -2,9 +2,9 @@
  * `nasgraph retrain <model> --arch arch.json --data fashion-mnist|synthetic --epochs N --out DIR`: trains the fixed
  * architecture from scratch (or from supernet weights with `--init supernet.safetensors`, matched by parameter
  * path, a PyTorch '.'-name matching too) on the device, printing the adapter, the progress (a bar on a terminal,
- * one line per epoch otherwise, on stderr) and the test accuracy; writes `DIR/weights.safetensors` (the model's
- * parameters and BatchNorm statistics, by path), `DIR/metrics.json` and, after every epoch,
- * `DIR/checkpoint.safetensors`, from which `--resume` continues.
+ * one line per epoch otherwise, on stderr) and the test accuracy (top-1 and top-5); writes
+ * `DIR/weights.safetensors` (the model's parameters and BatchNorm statistics, by path), `DIR/metrics.json` and,
+ * after every epoch, `DIR/checkpoint.safetensors`, from which `--resume` continues.
  *
  * Exit codes: 0 ok; 1 errors of the model, architecture, data, initial weights, device or training (one line
  * each); 2 wrong usage (bad flag value, a missing file given on the command line).
@@ -288,12 +288,14 @@ export const retrainCommand = async (model: string, o: RetrainOptions, io: Io): 
       seed: o.seed,
       steps: r.right.steps,
       testAccuracy: last?.testAccuracy ?? null,
+      testTop5Accuracy: last?.testTop5Accuracy ?? null,
       testLoss: last?.testLoss ?? null,
       seconds: (performance.now() - started) / 1000,
       history: JSON.parse(metricsJson(r.right.history)) as unknown,
     };
     writeJsonAtomic(join(o.out, 'metrics.json'), `${JSON.stringify(metrics, null, 2)}\n`);
-    io.out(`test accuracy: ${last?.testAccuracy === undefined ? '-' : `${(100 * last.testAccuracy).toFixed(2)}%`} (loss ${last?.testLoss?.toFixed(4) ?? '-'})\n`);
+    const percent = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
+    io.out(`test accuracy: ${percent(last?.testAccuracy)} (top-5 ${percent(last?.testTop5Accuracy)}; loss ${last?.testLoss?.toFixed(4) ?? '-'})\n`);
     io.out(`wrote ${weightsFile} and ${join(o.out, 'metrics.json')}\n`);
     return EXIT_OK;
   } finally {

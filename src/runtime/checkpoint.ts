@@ -30,8 +30,15 @@ export interface EpochMetrics {
   readonly trainAccuracy: number;
   readonly validLoss?: number;
   readonly validAccuracy?: number;
+  /**
+   * The fraction of validation images whose label is among the 5 highest logits (top-min(5, classes); ties count
+   * for the label, a NaN row as wrong: see `inTopK` in train-eval.ts). Absent in checkpoints written before it.
+   */
+  readonly validTop5Accuracy?: number;
   readonly testLoss?: number;
   readonly testAccuracy?: number;
+  /** The same top-5 accuracy on the test set. */
+  readonly testTop5Accuracy?: number;
   /** The learning rate of the epoch's last step. */
   readonly lr: number;
   /** Steps whose loss was not finite and were skipped (with `skipNonFinite`). */
@@ -71,7 +78,15 @@ const fromSafetensors = (errors: readonly SafetensorsError[]): readonly Checkpoi
 const optionalNumber = t.union([t.number, t.undefined]);
 const EpochMetricsCodec = t.intersection([
   t.type({ epoch: t.number, trainLoss: t.number, trainAccuracy: t.number, lr: t.number, skippedSteps: t.number, seconds: t.number }),
-  t.partial({ validLoss: optionalNumber, validAccuracy: optionalNumber, testLoss: optionalNumber, testAccuracy: optionalNumber }),
+  // Optional, so that checkpoints written before a field existed (the top-5 accuracies) still decode.
+  t.partial({
+    validLoss: optionalNumber,
+    validAccuracy: optionalNumber,
+    validTop5Accuracy: optionalNumber,
+    testLoss: optionalNumber,
+    testAccuracy: optionalNumber,
+    testTop5Accuracy: optionalNumber,
+  }),
 ]);
 const u32 = t.refinement(t.number, (n) => Number.isInteger(n) && n >= 0 && n <= 0xffffffff, 'u32');
 const MetaCodec = t.intersection([

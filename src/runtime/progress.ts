@@ -32,11 +32,19 @@ export interface ProgressStream {
 const pct = (x: number | undefined): string => (x === undefined ? '-' : `${(100 * x).toFixed(2)}%`);
 const num = (x: number | undefined): string => (x === undefined ? '-' : Number.isFinite(x) ? x.toFixed(4) : String(x));
 
-/** One line summing up an epoch, e.g. "epoch 2/5  loss 0.4312  acc 85.20%  valid 0.3901 86.90%  lr 0.01  12.3s". */
+/** " top-5 98.10%" when the metric was measured (older checkpoints' histories lack it), else nothing. */
+const top5 = (x: number | undefined): string => (x === undefined ? '' : ` top-5 ${pct(x)}`);
+
+/**
+ * One line summing up an epoch: loss and accuracy, then valid/test loss, accuracy and top-5 accuracy.
+ *
+ * @example
+ * formatEpoch(m, 5); // "epoch 2/5  loss 0.4312  acc 85.20%  valid 0.3901 86.90% top-5 99.10%  lr 0.01000  12.3s"
+ */
 export const formatEpoch = (m: EpochMetrics, epochs: number): string => {
   const parts = [`epoch ${m.epoch}/${epochs}`, `loss ${num(m.trainLoss)}`, `acc ${pct(m.trainAccuracy)}`];
-  if (m.validLoss !== undefined) parts.push(`valid ${num(m.validLoss)} ${pct(m.validAccuracy)}`);
-  if (m.testLoss !== undefined) parts.push(`test ${num(m.testLoss)} ${pct(m.testAccuracy)}`);
+  if (m.validLoss !== undefined) parts.push(`valid ${num(m.validLoss)} ${pct(m.validAccuracy)}${top5(m.validTop5Accuracy)}`);
+  if (m.testLoss !== undefined) parts.push(`test ${num(m.testLoss)} ${pct(m.testAccuracy)}${top5(m.testTop5Accuracy)}`);
   parts.push(`lr ${m.lr.toPrecision(4)}`);
   if (m.skippedSteps > 0) parts.push(`skipped ${m.skippedSteps} non-finite steps`);
   parts.push(`${m.seconds.toFixed(1)}s`);

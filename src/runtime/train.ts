@@ -6,7 +6,7 @@
  * - Steps: each batch is gathered on the CPU while the previous step runs; the step after it is queued before the
  *   previous one's loss is read back, so the device never waits for a batch (double-buffered batch memory).
  * - Metrics per epoch: train loss and accuracy (running over the epoch's steps, from each step's loss and logits),
- *   valid/test loss and accuracy.
+ *   valid/test loss, accuracy and top-5 accuracy.
  * - A non-finite loss stops training with an error naming the step and the last good checkpoint (the optimizer
  *   skips that step's update on the device), unless `skipNonFinite`: then the step is skipped and counted (its
  *   update skipped on the device, its changes to BatchNorm running statistics undone).
@@ -224,7 +224,8 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
     if (E.isLeft(params)) return E.left(execErrors(params.left));
     const wrote = await evalExe.writeParams(new Map(c.eval.params.map((q) => [q.path, params.right.get(q.path)!])));
     if (E.isLeft(wrote)) return E.left(execErrors(wrote.left));
-    const evalOpts = { input: c.input, ...(choice === undefined ? {} : { choice }) };
+    // topK 5: the metrics are named validTop5Accuracy/testTop5Accuracy (clamped to the class count).
+    const evalOpts = { input: c.input, topK: 5, ...(choice === undefined ? {} : { choice }) };
     const valid = data.valid === undefined ? undefined : await evaluateDataset(evalExe, data.valid, evalOpts);
     const test = data.test === undefined ? undefined : await evaluateDataset(evalExe, data.test, evalOpts);
     for (const r of [valid, test]) if (r !== undefined && E.isLeft(r)) return E.left(execErrors(r.left));
@@ -232,8 +233,8 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
       epoch: epoch + 1,
       trainLoss: seen === 0 ? NaN : lossSum / seen,
       trainAccuracy: seen === 0 ? NaN : correct / seen,
-      ...(valid !== undefined && E.isRight(valid) ? { validLoss: valid.right.loss, validAccuracy: valid.right.accuracy } : {}),
-      ...(test !== undefined && E.isRight(test) ? { testLoss: test.right.loss, testAccuracy: test.right.accuracy } : {}),
+      ...(valid !== undefined && E.isRight(valid) ? { validLoss: valid.right.loss, validAccuracy: valid.right.accuracy, validTop5Accuracy: valid.right.topKAccuracy } : {}),
+      ...(test !== undefined && E.isRight(test) ? { testLoss: test.right.loss, testAccuracy: test.right.accuracy, testTop5Accuracy: test.right.topKAccuracy } : {}),
       lr,
       skippedSteps: skipped,
       seconds: (performance.now() - t0) / 1000,

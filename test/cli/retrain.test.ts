@@ -75,9 +75,19 @@ it('retrains an architecture on synthetic data and writes loadable weights named
   for (const [path, shape] of want) expect(w.right.tensors.get(path)!.shape, path).toEqual(shape);
   expect(w.right.metadata?.['arch']).toBe('{"conv1":"conv3x3"}');
 
-  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as { history: { epoch: number }[]; testAccuracy: number; steps: number };
+  const metrics = JSON.parse(readFileSync(join(out, 'metrics.json'), 'utf8')) as {
+    history: { epoch: number; testTop5Accuracy: number }[];
+    testAccuracy: number;
+    testTop5Accuracy: number;
+    steps: number;
+  };
   expect(metrics.history.map((h) => h.epoch)).toEqual([1, 2]);
   expect(metrics.testAccuracy * 100).toBeCloseTo(Number(acc?.[1]), 1);
+  // The model has 4 classes: top-5 is clamped to top-4, where every label of a finite row is.
+  expect(metrics.testTop5Accuracy).toBe(1);
+  expect(metrics.history.map((h) => h.testTop5Accuracy)).toEqual([1, 1]);
+  expect(stdout.find((l) => l.startsWith('test accuracy'))).toMatch(/^test accuracy: [\d.]+% \(top-5 100\.00%; loss [\d.]+\)$/);
+  expect(r.stderr.split('\n').filter((l) => l.startsWith('epoch ')).every((l) => / test [\d.]+ [\d.]+% top-5 100\.00% /.test(l))).toBe(true);
   expect(metrics.steps).toBe(16);
   expect(existsSync(join(out, 'checkpoint.safetensors'))).toBe(true);
 

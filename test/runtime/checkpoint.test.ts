@@ -29,6 +29,8 @@ const metricsArb: fc.Arbitrary<EpochMetrics> = fc.record(
     trainAccuracy: fc.double({ min: 0, max: 1, noNaN: true }),
     testLoss: fc.double({ min: 0, max: 10, noNaN: true }),
     testAccuracy: fc.double({ min: 0, max: 1, noNaN: true }),
+    validTop5Accuracy: fc.double({ min: 0, max: 1, noNaN: true }),
+    testTop5Accuracy: fc.oneof(fc.double({ min: 0, max: 1, noNaN: true }), fc.constant(NaN)),
     lr: fc.double({ min: 0, max: 1, noNaN: true }),
     skippedSteps: fc.nat(),
     seconds: fc.double({ min: 0, max: 1e4, noNaN: true }),
@@ -56,6 +58,19 @@ it('round-trips tensors and metadata, non-finite metrics included', () => {
     ),
     { numRuns: 30 },
   );
+});
+
+it('reads checkpoints written before the top-5 metrics existed', () => {
+  // The history exactly as the previous version wrote it: no validTop5Accuracy / testTop5Accuracy.
+  const file = join(dir, 'old.safetensors');
+  const history = '[{"epoch":1,"trainLoss":0.9,"trainAccuracy":0.7,"validLoss":0.8,"validAccuracy":0.75,"testLoss":"NaN","testAccuracy":0.7,"lr":0.01,"skippedSteps":0,"seconds":2}]';
+  writeSafetensorsFile(file, new Map([['conv/weight', { shape: [2, 1, 3, 3], data: new Float32Array(18) }]]), {
+    format: 'nasgraph-checkpoint/1', epoch: '1', step: '10', seed: '3', rng: '[1,2,3,4]', optimizer: '{}', history,
+  });
+  const m = readCheckpointMeta(file);
+  if (E.isLeft(m)) throw new Error(m.left.map((e) => e.message).join('; '));
+  expect(m.right.history).toEqual([{ epoch: 1, trainLoss: 0.9, trainAccuracy: 0.7, validLoss: 0.8, validAccuracy: 0.75, testLoss: NaN, testAccuracy: 0.7, lr: 0.01, skippedSteps: 0, seconds: 2 }]);
+  expect('validTop5Accuracy' in m.right.history[0]!).toBe(false);
 });
 
 it('reports every missing or mis-shaped tensor and every bad metadata field', () => {

@@ -41,6 +41,13 @@ it('redraws one line at most every 100 ms on a terminal, then clears it for the 
   expect(draws.filter((d) => d.startsWith('epoch 1/1 [')).every((d) => d.length < 80)).toBe(true);
 });
 
+it('adds the top-5 accuracies to the epoch line when they were measured', () => {
+  expect(formatEpoch({ ...m, validLoss: 1, validAccuracy: 0.5, validTop5Accuracy: 0.875, testTop5Accuracy: 0.99 }, 5)).toBe(
+    'epoch 2/5  loss 0.5000  acc 81.25%  valid 1.0000 50.00% top-5 87.50%  test 0.2500 90.00% top-5 99.00%  lr 0.01000  3.2s',
+  );
+  expect(formatEpoch({ ...m, testTop5Accuracy: NaN }, 5)).toContain('test 0.2500 90.00% top-5 NaN%');
+});
+
 it('draws bars of the asked width', () => {
   expect(bar(0, 4)).toBe('[....]');
   expect(bar(0.5, 4)).toBe('[##..]');

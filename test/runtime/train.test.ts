@@ -63,6 +63,9 @@ await describeGpu('train', (gpu) => {
     expect(h[2]!.trainLoss).toBeLessThan(0.5 * h[0]!.trainLoss);
     expect(h[2]!.testAccuracy).toBeGreaterThanOrEqual(0.8);
     expect(h[2]!.trainAccuracy).toBeGreaterThanOrEqual(0.8);
+    // Top-5 over 4 classes is clamped to top-4: every label of a finite row is in it. No valid set: no valid top-5.
+    expect(h.map((m) => m.testTop5Accuracy)).toEqual([1, 1, 1]);
+    expect(h.every((m) => m.validTop5Accuracy === undefined)).toBe(true);
     expect(first.steps).toBe(3 * 8);
     // The trained model holds its parameters and BatchNorm statistics, and no optimizer state.
     expect([...first.params.keys()].sort()).toEqual(['bn/running_mean', 'bn/running_var', 'bn/bias', 'bn/weight', 'conv/bias', 'conv/weight', 'fc/bias', 'fc/weight'].sort());

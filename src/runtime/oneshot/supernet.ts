@@ -340,6 +340,18 @@ export class Supernet {
     return E.isLeft(r) ? E.left(execErrors(r.left)) : E.right(r.right);
   }
 
+  /**
+   * Everything a resumed search needs: every bound tensor (weights, BatchNorm statistics, optimizer state) by path,
+   * with its shape. `Supernet.create(graph, { ...o, init: tensors })` and `step` give them back.
+   */
+  async readState(): Promise<E.Either<readonly SupernetError[], ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>>> {
+    const dead = this.#check();
+    if (dead.length > 0) return E.left(dead);
+    const r = await this.#pool.read();
+    if (E.isLeft(r)) return E.left(execErrors(r.left));
+    return E.right(new Map([...r.right].map(([path, data]) => [path, { shape: this.#pool.shapeOf(path)!, data }] as const)));
+  }
+
   /** Overwrites parameters by path (all must already be bound by some program). */
   async writeParams(values: ReadonlyMap<string, Float32Array>): Promise<E.Either<readonly SupernetError[], void>> {
     const dead = this.#check();

@@ -1,0 +1,31 @@
+/**
+ * A synthetic search space where one candidate per key is clearly best, for the one-shot algorithms' end-to-end
+ * tests: after a conv stem, two layer choices each pick among `none` (zeros), `skip` (identity) and `dead` (the
+ * input times 0). Only `skip` passes the image on: any architecture with a `none` or `dead` gives the head zeros,
+ * hence chance accuracy, while (skip, skip) learns the 4-class synthetic task. Equal candidate counts (ENAS), layer
+ * choices only (ProxylessNAS).
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import { type Graph, buildModel, conv2d, defineModel, flatten, layerChoice, linear, relu, scale, sequential, zero, identity } from '../../../src/ir/index.ts';
+import { syntheticTrainTest } from '../../../src/runtime/data/index.ts';
+
+export const clearBestGraph = (): Graph => {
+  const choice = () => layerChoice({ none: zero(1), skip: identity(), dead: scale(0) });
+  const g = buildModel(
+    defineModel({
+      name: 'clear-best',
+      input: [1, 8, 8],
+      layer: sequential({ stem: conv2d({ out: 4, kernel: 3, padding: 1 }), act: relu(), op1: choice(), op2: choice(), flat: flatten(), fc: linear({ out: 4 }) }),
+    }),
+  );
+  if (E.isLeft(g)) throw new Error(g.left.map((e) => e.message).join('; '));
+  return g.right;
+};
+
+/** The architecture every algorithm must find: `skip` (index 1) for both keys. */
+export const BEST = { op1: [1], op2: [1] } as const;
+
+export const clearBestData = (seed = 7) => {
+  const { train, test } = syntheticTrainTest({ n: 256, nTest: 128, shape: [1, 8, 8], classes: 4, seed, noise: 1 });
+  return { train, valid: test };
+};

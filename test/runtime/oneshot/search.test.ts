@@ -1,0 +1,90 @@
+/**
+ * One-shot search end to end on the device: on a space where one candidate per key is clearly best (clear-best.ts),
+ * every algorithm's derived architecture picks it within a small budget; the history has one entry per epoch; a
+ * search interrupted after its first epoch and resumed from its checkpoint ends exactly where an uninterrupted one
+ * does; a space an algorithm cannot search is refused naming the key.
+ */
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as E from 'fp-ts/lib/Either.js';
+import { afterAll, expect, it } from 'vitest';
+import { apply } from '../../../src/ir/apply.ts';
+import { type AnyDriver, eraseDriver } from '../../../src/runtime/oneshot/driver.ts';
+import { dartsDriver } from '../../../src/runtime/oneshot/darts-driver.ts';
+import { type OneShotResult, oneShotSearch } from '../../../src/runtime/oneshot/search.ts';
+import { describeGpu } from '../../gpu.ts';
+import { BEST, clearBestData, clearBestGraph } from './clear-best.ts';
+
+const graph = clearBestGraph();
+const { train, valid } = clearBestData();
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'nasgraph-oneshot-'));
+  dirs.push(d);
+  return d;
+};
+
+const right = (r: E.Either<readonly { readonly message: string }[], OneShotResult>): OneShotResult => {
+  if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('\n'));
+  return r.right;
+};
+
+/** The algorithms under test, each with a small budget (epochs, and a faster architecture learning rate where it has one). */
+const algorithms: readonly { readonly name: string; readonly driver: () => AnyDriver; readonly epochs: number; readonly lr?: number }[] = [
+  { name: 'darts (first order)', driver: () => eraseDriver(dartsDriver({ lr: 3e-2 })), epochs: 3, lr: 0.05 },
+  { name: 'darts (second order)', driver: () => eraseDriver(dartsDriver({ lr: 3e-2, order: 2 })), epochs: 2, lr: 0.05 },
+];
+
+await describeGpu('one-shot search on a space with a clearly best candidate', (gpu) => {
+  for (const a of algorithms) {
+    it(`${a.name} picks skip for both keys`, async () => {
+      const r = right(await oneShotSearch(graph, { gpu, driver: a.driver(), train, valid, epochs: a.epochs, batchSize: 16, seed: 1, ...(a.lr === undefined ? {} : { lr: a.lr }) }));
+      expect(r.arch).toEqual(BEST);
+      expect(E.isRight(apply(graph, r.arch))).toBe(true);
+      expect(r.history.length).toBeGreaterThanOrEqual(a.epochs);
+      const last = r.history[r.history.length - 1]!;
+      // With the shared weights, the derived architecture is far above chance (0.25).
+      expect(last.metrics['validAccuracy']).toBeGreaterThan(0.5);
+      for (const key of ['op1', 'op2']) {
+        const p = last.distribution[key]!;
+        expect(p.length).toBeGreaterThanOrEqual(3);
+        expect(p[1]).toBe(Math.max(...p));
+      }
+    });
+  }
+
+  it('a resumed search ends where an uninterrupted one does; history.json is written', async () => {
+    const whole = tempDir();
+    const full = right(await oneShotSearch(graph, { gpu, driver: eraseDriver(dartsDriver({ lr: 3e-2 })), train, valid, epochs: 2, batchSize: 16, seed: 2, dir: whole }));
+    const parts = tempDir();
+    const controller = new AbortController();
+    const first = right(
+      await oneShotSearch(graph, {
+        gpu,
+        driver: eraseDriver(dartsDriver({ lr: 3e-2 })),
+        train,
+        valid,
+        epochs: 2,
+        batchSize: 16,
+        seed: 2,
+        dir: parts,
+        signal: controller.signal,
+        onEpoch: () => controller.abort(),
+      }),
+    );
+    expect(first.aborted).toBe(true);
+    expect(first.history).toHaveLength(1);
+    const resumed = right(await oneShotSearch(graph, { gpu, driver: eraseDriver(dartsDriver({ lr: 3e-2 })), train, valid, epochs: 2, batchSize: 16, seed: 2, dir: parts, resume: true }));
+    expect(resumed.history).toEqual(full.history.map((h) => ({ ...h, metrics: { ...h.metrics, seconds: expect.any(Number) } })));
+    for (const [path, v] of full.params) expect(resumed.params.get(path), path).toEqual(v);
+    const hist = JSON.parse(readFileSync(join(parts, 'history.json'), 'utf8')) as { epoch: number }[];
+    expect(hist.map((h) => h.epoch)).toEqual([1, 2]);
+    // Another algorithm's options are refused on resume.
+    const other = await oneShotSearch(graph, { gpu, driver: eraseDriver(dartsDriver({ lr: 1e-2 })), train, valid, epochs: 3, batchSize: 16, seed: 2, dir: parts, resume: true });
+    expect(E.isLeft(other) && other.left.map((e) => e.message).join('\n')).toMatch(/other darts options/);
+  });
+});

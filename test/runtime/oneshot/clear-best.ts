@@ -1,16 +1,17 @@
 /**
  * A synthetic search space where one candidate per key is clearly best, for the one-shot algorithms' end-to-end
- * tests: after a conv stem, two layer choices each pick among `none` (zeros), `skip` (identity) and `dead` (the
- * input times 0). Only `skip` passes the image on: any architecture with a `none` or `dead` gives the head zeros,
- * hence chance accuracy, while (skip, skip) learns the 4-class synthetic task. Equal candidate counts (ENAS), layer
- * choices only (ProxylessNAS).
+ * tests: after a conv stem, two layer choices each pick among `none` (zeros), `skip` (identity) and `blur` (a 7×7
+ * average over the 8×8 map, which leaves little more than each channel's mean). Only `skip` passes the image on
+ * intact: an architecture with a `none` gives the head zeros (chance accuracy), one with a `blur` but no `none`
+ * keeps a little of the class signal, and (skip, skip) learns the 4-class synthetic task. Equal candidate counts
+ * (ENAS), layer choices only (ProxylessNAS).
  */
 import * as E from 'fp-ts/lib/Either.js';
-import { type Graph, buildModel, conv2d, defineModel, flatten, layerChoice, linear, relu, scale, sequential, zero, identity } from '../../../src/ir/index.ts';
+import { type Graph, buildModel, conv2d, defineModel, flatten, layerChoice, linear, relu, sequential, zero, identity, avgPool2d } from '../../../src/ir/index.ts';
 import { syntheticTrainTest } from '../../../src/runtime/data/index.ts';
 
 export const clearBestGraph = (): Graph => {
-  const choice = () => layerChoice({ none: zero(1), skip: identity(), dead: scale(0) });
+  const choice = () => layerChoice({ none: zero(1), skip: identity(), blur: avgPool2d({ kernel: 7, stride: 1, padding: 3 }) });
   const g = buildModel(
     defineModel({
       name: 'clear-best',

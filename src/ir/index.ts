@@ -9,6 +9,7 @@ export * from './choice.ts';
 export * from './graph.ts';
 export * from './space.ts';
 export * from './apply.ts';
+export * from './restrict.ts';
 export * from './rng.ts';
 export * from './architecture.ts';
 export * from './serialize.ts';

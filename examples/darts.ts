@@ -141,3 +141,6 @@ export const dartsSpace = (o: DartsOptions = {}): ModelDef => {
 
 /** The small DARTS space used by CI and a first search: 5 cells, 4 nodes, 8 channels on [1, 28, 28]. */
 export default dartsSpace({ cells: 5, nodes: 4, channels: 8, input: [1, 28, 28], classes: 10 });
+
+/** The default space with `addLayers` more cells: P-DARTS' deeper stages (`nasgraph search --strategy pdarts`). */
+export const deeper = (addLayers: number): ModelDef => dartsSpace({ cells: 5 + addLayers, nodes: 4, channels: 8, input: [1, 28, 28], classes: 10 });

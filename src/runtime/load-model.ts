@@ -30,6 +30,11 @@ export type LoadError =
 export interface LoadedModel {
   readonly def: ModelDef;
   readonly graph: Graph;
+  /**
+   * The module's optional `deeper` export: `(addLayers: number) => ModelDef`, the same space with `addLayers` more
+   * cells (P-DARTS' growing stages). Absent: P-DARTS keeps the depth of the default export.
+   */
+  readonly deeper?: (addLayers: number) => ModelDef;
 }
 
 /** One line from an error's message: loaders put file positions and code frames on several lines. */
@@ -104,5 +109,6 @@ export const loadModel = async (file: string): Promise<E.Either<readonly LoadErr
   if (E.isLeft(built)) {
     return E.left(built.left.map((error) => ({ tag: 'BuildFailed', file, error, message: `${file}: ${error.message}` }) as const));
   }
-  return E.right({ def: def.right, graph: built.right });
+  const deeper = mod['deeper'];
+  return E.right({ def: def.right, graph: built.right, ...(typeof deeper === 'function' ? { deeper: deeper as (addLayers: number) => ModelDef } : {}) });
 };

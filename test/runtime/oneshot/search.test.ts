@@ -16,6 +16,7 @@ import { gdasDriver } from '../../../src/runtime/oneshot/gdas-driver.ts';
 import { proxylessDriver } from '../../../src/runtime/oneshot/proxyless-driver.ts';
 import { enasDriver } from '../../../src/runtime/oneshot/enas-driver.ts';
 import { sposDriver } from '../../../src/runtime/oneshot/spos-driver.ts';
+import { pdartsSearch } from '../../../src/runtime/oneshot/pdarts.ts';
 import { type OneShotResult, oneShotSearch } from '../../../src/runtime/oneshot/search.ts';
 import { describeGpu } from '../../gpu.ts';
 import { BEST, clearBestData, clearBestGraph } from './clear-best.ts';
@@ -32,7 +33,7 @@ const tempDir = (): string => {
   return d;
 };
 
-const right = (r: E.Either<readonly { readonly message: string }[], OneShotResult>): OneShotResult => {
+const right = <T extends OneShotResult>(r: E.Either<readonly { readonly message: string }[], T>): T => {
   if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('\n'));
   return r.right;
 };
@@ -71,6 +72,15 @@ await describeGpu('one-shot search on a space with a clearly best candidate', (g
       }
     });
   }
+
+  it('p-darts drops the weaker candidate after stage 1 and exports skip in the original indices', async () => {
+    const r = right(await pdartsSearch(graph, { gpu, train, valid, batchSize: 16, seed: 1, lr: 0.05, epochsPerStage: 2, options: { lr: 3e-2, stages: 2, addLayers: [0, 0], drop: [1, 0] } }));
+    expect(r.arch).toEqual(BEST);
+    expect(r.stages.map((s) => s.kept)).toEqual([{ op1: [0, 1], op2: [0, 1] }, { op1: [1], op2: [1] }]);
+    expect(r.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
+    expect(r.history.map((h) => h.metrics['stage'])).toEqual([1, 1, 2, 2]);
+    for (const h of r.history.slice(2)) expect(h.arch).toEqual(BEST);
+  });
 
   it('a resumed search ends where an uninterrupted one does; history.json is written', async () => {
     const whole = tempDir();

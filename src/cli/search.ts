@@ -39,7 +39,9 @@ import { formatArchitecture, formatCount, formatDuration, formatObjective, forma
 import { type SearchData, type TrialTraining, retrainArchitecture, searchData, trialEvaluator } from '../runtime/trial-evaluator.ts';
 import { type RunError, type SearchResult, runSearch } from '../runtime/trials.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { reportLoadErrors } from './space.ts';
+import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
 
 /** Exit code of a search interrupted by Ctrl-C (128 + SIGINT, as shells report it). */
 export const EXIT_INTERRUPTED = 130;
@@ -155,6 +157,7 @@ interface Flags {
   device?: string;
   earlyStop?: boolean;
   retrainEpochs: number;
+  inherit?: boolean;
 }
 
 /**
@@ -166,15 +169,17 @@ interface Flags {
 export const addSearchCommand = (program: Command, io: Io, setCode: (code: number) => void): Command =>
   program
     .command('search')
-    .description('classic NAS: train each proposed architecture as a trial, rank them, retrain the best and report its test accuracy')
+    .description(
+      `NAS: classic (${strategyNames.join(', ')}: train each proposed architecture as a trial) or one-shot (${ONE_SHOT_NAMES.join(', ')}: train one supernet); then retrain the best and report its test accuracy`,
+    )
     .argument('<model>', 'model file (.ts or .js) whose default export is a ModelDef with choices')
     .requiredOption('--out <dir>', 'experiment directory: the log, arch.json (the best architecture), result.json')
-    .addOption(new Option('--strategy <name>', 'search strategy').choices(strategyNames).default(SEARCH_DEFAULTS.strategy))
+    .addOption(new Option('--strategy <name>', 'search strategy (classic or one-shot)').choices([...strategyNames, ...ONE_SHOT_NAMES]).default(SEARCH_DEFAULTS.strategy))
     .option('--strategy-options <json>', `the strategy's options as a JSON object, e.g. '{"population":8,"sample":3}' for evolution`, jsonObject)
     .addOption(new Option('--data <name>', 'data set: Fashion-MNIST, or a synthetic set shaped like the model (tests)').choices(dataKinds).default(SEARCH_DEFAULTS.data))
     .option('--data-dir <dir>', "directory holding Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)")
     .option('--trials <n>', 'trials in all (the budget)', positiveInt('--trials', 1), SEARCH_DEFAULTS.trials)
-    .option('--epochs <n>', 'training epochs per trial', positiveInt('--epochs', 1), SEARCH_DEFAULTS.epochs)
+    .option('--epochs <n>', 'training epochs per trial (one-shot: epochs of the supernet, per stage for pdarts; default 3)', positiveInt('--epochs', 1), SEARCH_DEFAULTS.epochs)
     .option('--seed <s>', 'seed of the strategy, the data split, weights and data order', integer, SEARCH_DEFAULTS.seed)
     .option('--resume', 'continue the search logged in --out (settings not given are taken from its search.json)')
     .option('--concurrency <k>', 'trials in flight at once on the device', positiveInt('--concurrency', 1), SEARCH_DEFAULTS.concurrency)
@@ -183,10 +188,11 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--test-size <n>', 'test samples scoring the retrain (default: the whole test set)', positiveInt('--test-size', 1))
     .option('--retrain-size <n>', 'training samples of the retrain (default: the trials\' train and valid sets together)', positiveInt('--retrain-size', 1))
     .option('--batch <n>', 'batch size', positiveInt('--batch', 1), SEARCH_DEFAULTS.batch)
-    .option('--lr <x>', 'learning rate (Adam)', positiveNumber, SEARCH_DEFAULTS.lr)
+    .option('--lr <x>', "learning rate (classic: Adam; one-shot: the weights' base rate, default the algorithm's)", positiveNumber, SEARCH_DEFAULTS.lr)
     .option('--device <name>', 'use the adapter whose name contains this text (e.g. llvmpipe, nvidia)')
     .option('--early-stop', 'stop hopeless trials with the median rule (needs --epochs ≥ 2 to matter)')
     .option('--retrain-epochs <n>', 'epochs of the final retrain of the best architecture (0: no retrain)', positiveInt('--retrain-epochs', 0), SEARCH_DEFAULTS.retrainEpochs)
+    .option('--inherit', "one-shot: start the retrain from the supernet's weights (same parameter paths) instead of fresh ones")
     .action(async (model: string, flags: Flags, cmd: Command) => {
       const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       setCode(await searchCommand(model, flags, given, io));
@@ -278,6 +284,14 @@ const loadData = (s: SearchSettings, graph: Graph): E.Either<readonly { readonly
 
 /** Runs `search`; returns the exit code. `given(name)` tells whether a flag was on the command line. */
 export const searchCommand = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
+  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
+  if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
+    return oneShotCommand(model, flags, given, io);
+  }
+  if (flags.inherit === true) {
+    io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
+    return EXIT_USAGE;
+  }
   const dir = resolve(flags.out);
   const saved = readSettings(dir);
   if (E.isLeft(saved)) {

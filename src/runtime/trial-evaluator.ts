@@ -249,7 +249,7 @@ export interface RetrainResult {
 }
 
 /**
- * Retrains `arch` from scratch (fresh weights from `o.seed`) on `data.train` and scores it on `data.test` after
+ * Retrains `arch` from scratch (fresh weights from `o.seed`, or `o.init`'s where it has the path) on `data.train` and scores it on `data.test` after
  * every epoch; the last epoch's test accuracy is the result. Left with every error (apply, training).
  *
  * @example
@@ -259,7 +259,11 @@ export const retrainArchitecture = async (
   supernet: Graph,
   arch: Architecture,
   data: { readonly train: Dataset; readonly test: Dataset },
-  o: TrialTraining & { readonly progress?: ProgressSink },
+  o: TrialTraining & {
+    readonly progress?: ProgressSink;
+    /** Start from these weights where the fixed model has the path (a one-shot supernet's: `--inherit`). */
+    readonly init?: ReadonlyMap<string, Float32Array>;
+  },
 ): Promise<E.Either<readonly string[], RetrainResult>> => {
   const t0 = performance.now();
   const fixed = apply(supernet, arch);
@@ -272,6 +276,7 @@ export const retrainArchitecture = async (
     seed: o.seed,
     ...(o.evalBatchSize === undefined ? {} : { evalBatchSize: o.evalBatchSize }),
     progress: o.progress ?? silentProgress,
+    ...(o.init === undefined ? {} : { init: o.init }),
   });
   if (E.isLeft(r)) return E.left(r.left.map((e) => e.message));
   const last = r.right.history.at(-1);

@@ -23,6 +23,7 @@ export * from './evolution.ts';
 export * from './policy.ts';
 export * from './reinforce.ts';
 export * from './tpe.ts';
+export * from './oneshot/index.ts';
 
 /** The names `createStrategy` (and the CLI's `--strategy`) accept. */
 export const strategyNames = ['random', 'grid', 'evolution', 'reinforce', 'tpe'] as const;

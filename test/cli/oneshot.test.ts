@@ -1,0 +1,82 @@
+/**
+ * `nasgraph search --strategy <one-shot>` as a user runs it (a child process) on a tiny synthetic space: arch.json
+ * (loadable by `nasgraph check`), history.json with one entry per epoch, result.json with the retrain's test
+ * accuracy and the retrained weights; a finished search resumed without --strategy; the refusals (unknown or
+ * mistyped options: exit 2 naming the option; a space the algorithm cannot search: exit 1 naming the key).
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { irImport, nasgraph, scratch } from './run-cli.ts';
+
+process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
+
+const tmp = scratch();
+afterAll(() => tmp.dispose());
+
+// 3 x 3 = 9 architectures; every layer choice has 3 candidates (ENAS), no input choice (ProxylessNAS).
+const model = tmp.file(
+  'tiny-cells.ts',
+  `${irImport('block, conv2d, defineModel, flatten, identity, layerChoice, linear, maxPool2d, relu, sequential')}
+const ops = () => layerChoice({ conv: sequential({ c: conv2d({ out: 4, kernel: 3, padding: 1 }), r: relu() }), pool: maxPool2d({ kernel: 3, stride: 1, padding: 1 }), skip: identity() });
+export default defineModel({ name: 'tiny-cells', input: [1, 6, 6], layer: block((ctx, x) => {
+  const s = ctx.call('stem', conv2d({ out: 4, kernel: 3, padding: 1 }), x);
+  const h = ctx.call('op2', ops(), ctx.call('op1', ops(), s));
+  return ctx.call('fc', linear({ out: 3 }), flatten()(ctx, h));
+}) });
+`,
+);
+// Unequal candidate counts: ENAS refuses it.
+const uneven = tmp.file(
+  'uneven.ts',
+  `${irImport('defineModel, flatten, identity, layerChoice, linear, relu, sequential')}
+export default defineModel({ name: 'uneven', input: [1, 4, 4], layer: sequential({
+  a: layerChoice({ r: relu(), i: identity() }), b: layerChoice({ r: relu(), i: identity(), r2: relu() }), f: flatten(), fc: linear({ out: 2 }) }) });
+`,
+);
+
+const tiny = ['--data', 'synthetic', '--train-size', '32', '--valid-size', '32', '--test-size', '32', '--batch', '16', '--epochs', '2', '--retrain-epochs', '1'];
+
+describe('nasgraph search (one-shot)', () => {
+  for (const strategy of ['darts', 'enas']) {
+    it(`${strategy}: writes arch.json, history.json, result.json and weights; resumes a finished search`, async () => {
+      const out = join(tmp.file(`${strategy}.keep`, ''), '..', `run-${strategy}`);
+      const r = await nasgraph('search', model, '--strategy', strategy, ...tiny, '--out', out);
+      expect(r.stderr).not.toMatch(/error/);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^derived {2}op1=/m);
+      expect(r.stdout).toMatch(/^test {5}accuracy \d+\.\d+%/m);
+      const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { epoch: number; distribution: Record<string, number[]>; metrics: Record<string, number> }[];
+      expect(history.map((h) => h.epoch)).toEqual([1, 2]);
+      for (const h of history) {
+        expect(Object.keys(h.distribution).sort()).toEqual(['op1', 'op2']);
+        expect(h.metrics['validAccuracy']).toBeGreaterThanOrEqual(0);
+      }
+      const result = JSON.parse(readFileSync(join(out, 'result.json'), 'utf8')) as { retrain: { testAccuracy: number }; strategy: string };
+      expect(result.strategy).toBe(strategy);
+      expect(result.retrain.testAccuracy).toBeGreaterThanOrEqual(0);
+      expect(existsSync(join(out, 'weights.safetensors'))).toBe(true);
+      expect(existsSync(join(out, 'supernet.safetensors'))).toBe(true);
+      const check = await nasgraph('check', model, join(out, 'arch.json'));
+      expect(check.code).toBe(0);
+      // A finished search resumed (without --strategy) redoes no epoch and derives the same architecture.
+      const again = await nasgraph('search', model, '--out', out, '--resume', '--retrain-epochs', '0');
+      expect(again.code).toBe(0);
+      expect(again.stderr).toMatch(/resuming/);
+      expect(again.stdout.match(/^derived .*$/m)?.[0]).toBe(r.stdout.match(/^derived .*$/m)?.[0]);
+    });
+  }
+
+  it('exits 2 naming an unknown or mistyped option, and 1 naming the key of a space the algorithm refuses', async () => {
+    const bad = await nasgraph('search', model, '--strategy', 'darts', '--strategy-options', '{"order":3,"nope":1}', ...tiny, '--out', join(tmp.file('x', ''), '..', 'bad'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown option 'nope'/);
+    expect(bad.stderr).toMatch(/'order'/);
+    const refused = await nasgraph('search', uneven, '--strategy', 'enas', ...tiny, '--out', join(tmp.file('y', ''), '..', 'refused'));
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/'b' has 3, expected 2/);
+    const inherit = await nasgraph('search', model, '--strategy', 'random', '--inherit', ...tiny, '--out', join(tmp.file('z', ''), '..', 'inh'));
+    expect(inherit.code).toBe(2);
+    expect(inherit.stderr).toMatch(/--inherit is for one-shot searches/);
+  });
+});

@@ -15,26 +15,24 @@ import { beforeEach, expect } from 'vitest';
 const limitS = Number(process.env['NASGRAPH_WATCHDOG_S'] ?? 300);
 const fileLimitS = Number(process.env['NASGRAPH_FILE_LIMIT_S'] ?? 900);
 const NAME_BYTES = 1024;
-// [0]: last heartbeat, [1]: name length, [2]: when the file started (seconds since the epoch); then the name's bytes.
-const shared = new SharedArrayBuffer(16 + NAME_BYTES);
-const beat = new Int32Array(shared, 0, 3);
-const name = new Uint8Array(shared, 16, NAME_BYTES);
 const nowS = (): number => Math.floor(Date.now() / 1000);
 
-const setName = (s: string): void => {
-  const bytes = new TextEncoder().encode(s).subarray(0, NAME_BYTES);
-  name.set(bytes);
-  Atomics.store(beat, 1, bytes.length);
-};
+interface Watch {
+  readonly beat: Int32Array;
+  readonly name: Uint8Array;
+}
 
-Atomics.store(beat, 0, nowS());
-Atomics.store(beat, 2, nowS());
-setInterval(() => Atomics.store(beat, 0, nowS()), 1000).unref();
-setName(expect.getState().testPath ?? 'a test file');
-beforeEach((ctx) => setName(`${ctx.task.file?.name ?? '?'} > ${ctx.task.name}`));
-
-const watcher = new Worker(
-  `
+// A worker runs several test files when vitest reuses it (isolate: false): one watcher thread per process, the
+// file's start time reset by each file's setup.
+const g = globalThis as typeof globalThis & { __nasgraphWatchdog?: Watch };
+const start = (): Watch => {
+  // [0]: last heartbeat, [1]: name length, [2]: when the file started (seconds since the epoch); then the name's bytes.
+  const shared = new SharedArrayBuffer(16 + NAME_BYTES);
+  const w: Watch = { beat: new Int32Array(shared, 0, 3), name: new Uint8Array(shared, 16, NAME_BYTES) };
+  Atomics.store(w.beat, 0, nowS());
+  setInterval(() => Atomics.store(w.beat, 0, nowS()), 1000).unref();
+  const watcher = new Worker(
+    `
   const { workerData } = require('node:worker_threads');
   const { writeSync } = require('node:fs');
   const beat = new Int32Array(workerData.shared, 0, 3);
@@ -53,6 +51,19 @@ const watcher = new Worker(
     process.kill(process.pid, 'SIGKILL');
   }, 2000);
   `,
-  { eval: true, workerData: { shared, limitS, fileLimitS } },
-);
-watcher.unref();
+    { eval: true, workerData: { shared, limitS, fileLimitS } },
+  );
+  watcher.unref();
+  return w;
+};
+const watch = (g.__nasgraphWatchdog ??= start());
+
+const setName = (s: string): void => {
+  const bytes = new TextEncoder().encode(s).subarray(0, NAME_BYTES);
+  watch.name.set(bytes);
+  Atomics.store(watch.beat, 1, bytes.length);
+};
+
+Atomics.store(watch.beat, 2, nowS());
+setName(expect.getState().testPath ?? 'a test file');
+beforeEach((ctx) => setName(`${ctx.task.file?.name ?? '?'} > ${ctx.task.name}`));

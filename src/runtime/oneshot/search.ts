@@ -2,7 +2,7 @@
  * `oneShotSearch`: the epoch loop every one-shot algorithm shares. It creates the supernet on the device, runs the
  * driver's epochs (then its `finish`, e.g. SPOS's evolution), records after every epoch the architecture history
  * (each key's distribution, the architecture the algorithm would export, the epoch's metrics and the validation
- * accuracy of that architecture with the shared weights), and, given a directory, checkpoints after every epoch:
+ * accuracy of that architecture with the shared weights, its BatchNorm statistics re-estimated first), and, given a directory, checkpoints after every epoch:
  * `supernet.safetensors` holds every tensor (weights, BatchNorm statistics, optimizer state) and, in its metadata,
  * the algorithm's state, the generator, the step count and the history — so `resume` continues exactly where an
  * interrupted search stopped. `history.json` is rewritten after every epoch, for plotting.
@@ -21,7 +21,7 @@ import type { Graph } from '../../ir/graph.ts';
 import { type Rng, seedRng } from '../../ir/rng.ts';
 import type { HistoryEntry } from '../../search/oneshot/types.ts';
 import { rngCodec } from '../../search/strategy.ts';
-import type { Dataset } from '../data/batches.ts';
+import { type Dataset, epochBatches } from '../data/batches.ts';
 import type { Gpu } from '../device.ts';
 import { type ProgressSink, silentProgress } from '../progress.ts';
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile } from '../safetensors.ts';
@@ -66,6 +66,8 @@ export type OneShotError = { readonly tag: 'OneShot'; readonly message: string }
 const err = (message: string): OneShotError => ({ tag: 'OneShot', message });
 
 export const CHECKPOINT = 'supernet.safetensors';
+/** Training batches the derived architecture's BatchNorm statistics are re-estimated on before it is scored. */
+export const CALIBRATION_BATCHES = 10;
 export const HISTORY = 'history.json';
 
 const metaCodec = t.type({
@@ -195,8 +197,16 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
     }
     if (o.dir !== undefined) mkdirSync(o.dir, { recursive: true });
 
+    // The derived architecture is scored with the shared weights after its BatchNorm statistics are re-estimated on
+    // the first training batches (as SPOS scores candidates): statistics gathered in a mixed supernet, or on other
+    // paths, describe other inputs, and without this the score says more about them than about the architecture.
+    const calibration = [...epochBatches(o.train, { batchSize: o.batchSize, dropLast: true }).batches]
+      .slice(0, CALIBRATION_BATCHES)
+      .map((b) => ({ images: b.images.slice(), labels: Array.from(b.labels) }));
     const record = async (epoch: number, metrics: Readonly<Record<string, number>>): Promise<E.Either<readonly OneShotError[], HistoryEntry>> => {
       const arch = d.export(space, state);
+      const recal = await net.recalibrate(arch, calibration);
+      if (E.isLeft(recal)) return E.left(recal.left.map((e) => err(e.message)));
       const scored = await net.evaluate(o.valid, { arch });
       if (E.isLeft(scored)) return E.left(scored.left.map((e) => err(e.message)));
       const entry: HistoryEntry = { epoch, distribution: d.distribution(space, state), arch, metrics: { ...metrics, validAccuracy: scored.right.accuracy, validLoss: scored.right.loss } };

@@ -78,6 +78,7 @@ export const dartsDriver = (options: Partial<DartsOptions> = {}): Driver<DartsSt
   return {
     name: 'darts',
     options: o as unknown as Readonly<Record<string, unknown>>,
+    supports: ['layer', 'input'],
     weights: {
       optimizer: { kind: 'sgd', lr: 0.025, momentum: 0.9, weightDecay: WEIGHT_DECAY },
       clipGradNorm: 5,

@@ -18,7 +18,7 @@ import type { Graph } from '../../ir/graph.ts';
 import type { Rng } from '../../ir/rng.ts';
 import type { SearchSpace } from '../../ir/space.ts';
 import type { OneShotName, KeyVectors } from '../../search/oneshot/types.ts';
-import type { StrategyError } from '../../search/strategy.ts';
+import type { ChoiceKind, StrategyError } from '../../search/strategy.ts';
 import { type Dataset, epochBatches } from '../data/batches.ts';
 import type { ProgressSink } from '../progress.ts';
 import type { StepBatch, Supernet, SupernetError } from './supernet.ts';
@@ -61,6 +61,8 @@ export interface Driver<S> {
   /** The algorithm's resolved options, as JSON (logged, and compared on resume). */
   readonly options: Readonly<Record<string, unknown>>;
   readonly weights: WeightTraining;
+  /** The decision kinds it can search ('input-any': input choices of any number of inputs). */
+  readonly supports: readonly ChoiceKind[];
   /** Every reason this algorithm cannot search `space` (a choice kind it does not support, naming the key). */
   check(space: SearchSpace): readonly StrategyError[];
   init(space: SearchSpace, rng: Rng): [S, Rng];

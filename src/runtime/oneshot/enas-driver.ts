@@ -54,6 +54,7 @@ export const enasDriver = (options: EnasOptions = {}, d: EnasDriverOptions = {})
   return {
     name: 'enas',
     options: { ...settings, ...(d.controllerSamples === undefined ? {} : { controllerSamples: d.controllerSamples }) } as unknown as Readonly<Record<string, unknown>>,
+    supports: ['layer', 'input', 'input-any'],
     weights: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-4 }, clipGradNorm: 5, schedule: { kind: 'cosine', tMax: 1, etaMin: 1e-3, per: 'epoch' } },
     check: (space) => enasCheck(space, options),
     init: (space, rng) => enasInit(space, rng, options),

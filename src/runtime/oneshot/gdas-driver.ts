@@ -34,6 +34,7 @@ export const gdasDriver = (options: GdasOptions = {}): Driver<GdasState> => {
   return {
     name: 'gdas',
     options: o as unknown as Readonly<Record<string, unknown>>,
+    supports: ['layer', 'input'],
     weights: { optimizer: { kind: 'sgd', lr: 0.025, momentum: 0.9, weightDecay: 3e-4 }, clipGradNorm: 5, schedule: { kind: 'cosine', tMax: 1, etaMin: 1e-3, per: 'epoch' } },
     check: (space) => gdasCheck(space, o),
     init: (space, rng) => gdasInit(space, rng, o),

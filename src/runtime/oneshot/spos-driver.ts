@@ -64,6 +64,7 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
   return {
     name: 'spos',
     options: { ...evolution, ...d } as unknown as Readonly<Record<string, unknown>>,
+    supports: ['layer', 'input', 'input-any'],
     weights: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 4e-5 }, schedule: { kind: 'cosine', tMax: 1, etaMin: 0, per: 'epoch' } },
     check: (space) => [...sposEvolution(evolution).check(space), ...optionErrors()],
     init: (space, rng) => [{ strategy: 'spos', space: spaceFingerprint(space), best: null, evaluated: 0 }, rng],

@@ -6,7 +6,9 @@
  *   output every run;
  * - examples/darts.ts (its small default: 5 cells, 4 nodes, 8 channels, [1, 28, 28]) as a supernet in mixed
  *   mode (every candidate computed, uniform weights) and in sampled mode (one program for the supernet; a new
- *   random architecture every run, so the runtime re-selects the dispatches each time).
+ *   random architecture every run, so the runtime re-selects the dispatches each time); beside them the same
+ *   supernet written by hand in tfjs ops (bench/darts-tfjs.ts: the same parameters path for path, counts
+ *   printed), mixed with uniform weights and sampled with the same random architectures, in that order.
  * Each row also reports the Program's peak memory. GFLOP/s count the conv2d and linear multiply-adds only
  * (2 per MAC; for sampled mode the mean over the architectures run). Medians of 2 to 5 runs (`TIMING`) after
  * warm-up runs; lavapipe compiles a shader at its first dispatch (and keeps it in Mesa's on-disk cache, so a
@@ -28,6 +30,7 @@ import {
   firstArchitecture,
   nodes,
   numel,
+  paramCount,
   randomArchitecture,
   searchSpace,
   seedRng,
@@ -38,6 +41,9 @@ import { pipelineCacheFor } from '../src/runtime/pipeline-cache.ts';
 import { formatBytes, median, programMemory, randomInputs, uniformWeights } from '../src/cli/run.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { tfjsMnist } from './inference-tfjs.ts';
+import { type Selection, dartsNetOptions } from './darts-net.ts';
+import { type TfjsDartsInference, tfjsDartsInference } from './darts-tfjs.ts';
+import type { Tfjs } from './tfjs.ts';
 import { type BenchSection, type Row, timing } from './section.ts';
 
 const BATCHES = [64, 256] as const;
@@ -137,6 +143,57 @@ const coveringArchitectures = (space: SearchSpace): readonly Architecture[] => {
   );
 };
 
+/** The options of examples/darts.ts's default export (a test checks the hand-written network against it). */
+const DARTS_SMALL = dartsNetOptions({ cells: 5, nodes: 4, channels: 8, input: [1, 28, 28], classes: 10 });
+
+/** What tfjs measured on one DARTS case, or why it did not run. */
+type TfjsDartsMeasured =
+  | { readonly kind: 'ok'; readonly warmupS: number; readonly medianS: number; readonly runs: number }
+  | { readonly kind: 'failed'; readonly message: string };
+
+/**
+ * Times tfjs's DARTS runs: `warmup` selections once each, then timed runs of `selOf(i)` as `TIMING` allows.
+ * Every run sits inside validation and out-of-memory error scopes, so a rejected run is reported, not timed.
+ */
+const measureTfjsDarts = async (gpu: Gpu, net: TfjsDartsInference, x: Float32Array, warmup: readonly Selection[], selOf: (i: number) => Selection): Promise<TfjsDartsMeasured> => {
+  const device = gpu.device;
+  let rejected: string | undefined;
+  const run = async (sel: Selection): Promise<void> => {
+    device.pushErrorScope('validation');
+    device.pushErrorScope('out-of-memory');
+    try {
+      await net.run(x, sel);
+    } finally {
+      const errors = [await device.popErrorScope(), await device.popErrorScope()].filter((e) => e !== null);
+      if (errors.length > 0) rejected ??= errors[0]!.message.split('\n')[0]!;
+    }
+  };
+  const t0 = performance.now();
+  for (const sel of warmup) await run(sel);
+  const warmupS = (performance.now() - t0) / 1000;
+  const times = await timeWithin((i) => run(selOf(i)));
+  return rejected === undefined ? { kind: 'ok', warmupS, medianS: median(times), runs: times.length } : { kind: 'failed', message: rejected };
+};
+
+const describeTfjs = (t: TfjsDartsMeasured | undefined, batch: number): string =>
+  t === undefined
+    ? 'tfjs not run'
+    : t.kind === 'failed'
+      ? `tfjs NOT MEASURED: the device rejected its commands (${t.message})`
+      : `tfjs (by hand) ${(batch / t.medianS).toFixed(1)} img/s; warm-up ${t.warmupS.toFixed(1)} s; median of ${t.runs}`;
+
+const tfjsTiming = (t: TfjsDartsMeasured | undefined, flops: number): ReturnType<typeof timing> | null => (t?.kind === 'ok' ? timing(t.medianS, flops) : null);
+
+/** The tfjs DARTS network at `batch`, with its parameter count checked against ours (a mismatch throws). */
+const tfjsDarts = (tfjs: Tfjs, ours: Graph, batch: number): TfjsDartsInference => {
+  const net = tfjsDartsInference(tfjs.tf, DARTS_SMALL, batch);
+  if (net.paramCount !== paramCount(ours)) {
+    net.dispose();
+    throw new Error(`the tfjs DARTS network has ${net.paramCount} parameters, ours ${paramCount(ours)}: not the same network`);
+  }
+  return net;
+};
+
 const describe = (m: Measured, batch: number): string => {
   const mem = programMemory(m.program);
   return (
@@ -150,7 +207,7 @@ export const inferenceSection: BenchSection = {
   name: 'inference',
   description:
     'whole-model inference (upload, run, read back), images/s at batch 64/256: mnist fixed vs the same CNN on tfjs-webgpu; ' +
-    'darts (5 cells, 8 ch, 28×28) supernet mixed (uniform weights) and sampled (a random architecture per run); ' +
+    'darts (5 cells, 8 ch, 28×28) supernet mixed (uniform weights) and sampled (a random architecture per run), vs the same supernet by hand in tfjs ops; ' +
     'GFLOP/s count conv2d+linear only',
   run: async ({ gpu, tfjs, log }) => {
     const rows: Row[] = [];
@@ -188,15 +245,21 @@ export const inferenceSection: BenchSection = {
 
       // DARTS supernet, mixed mode with uniform weights.
       const mixed = await measure(gpu, dartsGraph, 'mixed', batch, (p) => [uniformWeights(p)], (p) => uniformWeights(p));
+      log(`inference darts mixed b${batch}: ours ${describe(mixed, batch)}`);
+      const net = tfjs === undefined ? undefined : tfjsDarts(tfjs, dartsGraph, batch);
+      const counts = net === undefined ? '' : `; parameters: ours ${paramCount(dartsGraph)}, tfjs ${net.paramCount}`;
+      const [dartsX] = randomInputs(mixed.program, seedRng(3));
+      const mixedSel: Selection = { kind: 'mixed' };
+      const tfMixed = net === undefined ? undefined : await measureTfjsDarts(gpu, net, dartsX[0]!, [mixedSel], () => mixedSel);
+      if (net !== undefined) log(`inference darts mixed b${batch}: ${describeTfjs(tfMixed, batch)}${counts}`);
       rows.push({
         section: 'inference',
         name: `darts supernet mixed (uniform weights), batch ${batch}`,
         flops: mixedFlops * batch,
         ours: timing(mixed.medianS, mixedFlops * batch),
-        tfjs: null,
-        note: `ours ${describe(mixed, batch)}; no tfjs counterpart`,
+        tfjs: tfjsTiming(tfMixed, mixedFlops * batch),
+        note: `ours ${describe(mixed, batch)}; ${describeTfjs(tfMixed, batch)}${counts}`,
       });
-      log(`inference darts mixed b${batch}: ours ${describe(mixed, batch)}`);
 
       // DARTS supernet, sampled mode: a fresh random architecture for every timed run. Its kernels are those of
       // the mixed program (pipelines are cached by WGSL source, and a mixed run dispatches every one), so one
@@ -211,17 +274,26 @@ export const inferenceSection: BenchSection = {
       }
       const select = (arch: Architecture): ChoiceInput => ({ kind: 'select', arch });
       const sampled = await measure(gpu, dartsGraph, 'sampled', batch, (_, created) => (created === 0 ? [select(archs[0]!)] : coveringArchitectures(dartsSpace).map(select)), (_, i) => select(archs[i]!));
-      const ran = archs.slice(0, sampled.runs);
-      const sampledFlops = ran.reduce((s, a) => s + denseFlops(orThrow('applying a random darts architecture', apply(dartsGraph, a))), 0) / ran.length;
+      const meanFlops = (n: number): number => {
+        const ran = archs.slice(0, n);
+        return ran.reduce((s, a) => s + denseFlops(orThrow('applying a random darts architecture', apply(dartsGraph, a))), 0) / ran.length;
+      };
+      const sampledFlops = meanFlops(sampled.runs);
+      log(`inference darts sampled b${batch}: ours ${describe(sampled, batch)}`);
+      // tfjs runs the same architectures in the same order (its mixed run above compiled every op's pipelines).
+      const pick = (i: number): Selection => ({ kind: 'sampled', arch: archs[i]! });
+      const tfSampled = net === undefined ? undefined : await measureTfjsDarts(gpu, net, dartsX[0]!, [pick(0)], pick);
+      net?.dispose();
+      const tfFlops = tfSampled?.kind === 'ok' ? meanFlops(tfSampled.runs) : sampledFlops;
+      if (tfSampled !== undefined) log(`inference darts sampled b${batch}: ${describeTfjs(tfSampled, batch)}`);
       rows.push({
         section: 'inference',
         name: `darts supernet sampled (random arch per run), batch ${batch}`,
         flops: sampledFlops * batch,
         ours: timing(sampled.medianS, sampledFlops * batch),
-        tfjs: null,
-        note: `ours ${describe(sampled, batch)}; no tfjs counterpart`,
+        tfjs: tfjsTiming(tfSampled, tfFlops * batch),
+        note: `ours ${describe(sampled, batch)}; ${describeTfjs(tfSampled, batch)}${tfSampled?.kind === 'ok' && tfSampled.runs !== sampled.runs ? ` (its ${tfSampled.runs} architectures average ${(tfFlops / 1e6).toFixed(1)} MFLOP/image, ours' ${sampled.runs} ${(sampledFlops / 1e6).toFixed(1)})` : ''}${counts}`,
       });
-      log(`inference darts sampled b${batch}: ours ${describe(sampled, batch)}`);
     }
     return rows;
   },

@@ -56,8 +56,11 @@ export const pytorchMnistCnn: ModelDef = defineModel({
   description: 'the PyTorch MNIST example CNN (conv3x3 1→32, conv3x3 32→64, maxpool, dropout, fc 9216→128→10)',
 });
 
+/** The options of the bench's DARTS supernet (also given to the tfjs network of bench/darts-tfjs.ts). */
+export const dartsBenchOptions = { cells: 8, nodes: 4, channels: 16, input: [1, 28, 28], classes: 10 } as const;
+
 /** The DARTS supernet of the bench: 8 cells (reductions at 2 and 5), 4 nodes, 16 channels, input [1, 28, 28]. */
-export const dartsBench: ModelDef = dartsSpace({ cells: 8, nodes: 4, channels: 16, input: [1, 28, 28], classes: 10 });
+export const dartsBench: ModelDef = dartsSpace(dartsBenchOptions);
 
 /** The SGD-with-momentum optimizer of every training row (PyTorch's `SGD(lr=0.01, momentum=0.9)`). */
 export const BENCH_SGD: OptimizerSpec = { kind: 'sgd', lr: 0.01, momentum: 0.9 };

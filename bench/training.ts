@@ -6,7 +6,8 @@
  *   trained by tfjs-backend-webgpu on the same device in the same run, its convolutions written both ways
  *   (tfjs's own conv2d, and im2col + matmul: bench/training-tfjs.ts); the tfjs column of the table is the faster.
  * - `training-darts`: the DARTS supernet (8 cells, 16 channels, input [1, 28, 28]) in mixed mode with uniform
- *   choice weights, including ∂L/∂w per key; no tfjs counterpart (not written: a 14-edge × 8-op cell graph by hand).
+ *   choice weights, including ∂L/∂w per key; beside it the same supernet written by hand in tfjs ops
+ *   (bench/darts-tfjs.ts: same parameters, path for path; ∂L/∂w too), fewer timed steps (it is slow on lavapipe).
  *
  * Each case: one warm-up step (lavapipe compiles every pipeline at its first dispatch: reported separately), then
  * timed steps; the row gives the median and the note the min–max spread. Every step uploads its images and
@@ -17,15 +18,17 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { stepScalars } from '../src/compile/optimizer.ts';
 import { adapterKind } from '../src/compile/kernels/tiles.ts';
-import { type Graph, nextFloat, seedRng } from '../src/ir/index.ts';
+import { type Graph, nextFloat, paramCount, seedRng } from '../src/ir/index.ts';
 import { dropoutSeed } from '../src/runtime/train.ts';
 import { type ChoiceInput, Executable } from '../src/runtime/execute.ts';
 import type { Gpu } from '../src/runtime/device.ts';
 import { initParams } from '../src/runtime/params.ts';
 import { mixGraph } from '../src/compile/mix.ts';
 import { type CreatedBuffers, type MemoryBreakdown, countCreatedBuffers, mb, memoryBreakdown, showBreakdown } from './training-memory.ts';
-import { type BenchStep, buildOrThrow, compileStep, dartsBench, pytorchMnistCnn, trainingFlops } from './training-models.ts';
-import { type TfjsConv, registerTfjsGradients, tfjsCnnTrainer } from './training-tfjs.ts';
+import { type BenchStep, buildOrThrow, compileStep, dartsBench, dartsBenchOptions, pytorchMnistCnn, trainingFlops } from './training-models.ts';
+import { registerTfjsGradients, tfjsCnnTrainer } from './training-tfjs.ts';
+import { dartsNetOptions } from './darts-net.ts';
+import { tfjsDartsTrainer } from './darts-tfjs.ts';
 import type { BenchContext, BenchSection, Row } from './section.ts';
 import { timing } from './section.ts';
 import type { Tfjs } from './tfjs.ts';
@@ -138,29 +141,38 @@ export const describeMemory = (m: OursMeasured, software: boolean): string => {
   );
 };
 
-/** What one tfjs variant measured, or why it could not run. */
+/** What one tfjs variant measured, or why it could not run. `label` names the variant (e.g. the conv form). */
 type TfjsMeasured =
   | {
       readonly kind: 'ok';
-      readonly conv: TfjsConv;
+      readonly label: string;
+      /** No timed step ran (`timed` 0): `steps` holds the warm-up step alone, pipeline compilation included. */
+      readonly firstOnly: boolean;
       readonly warmupS: number;
       readonly steps: Spread;
       /** tfjs's device buffer pool after the warm-up step (numBytesAllocatedInGPU; it keeps freed buffers for reuse). */
       readonly pool: number;
       readonly losses: readonly number[];
     }
-  | { readonly kind: 'failed'; readonly conv: TfjsConv; readonly message: string };
+  | { readonly kind: 'failed'; readonly label: string; readonly message: string };
 
 const tfjsAllocated = (tfjs: Tfjs): number => (tfjs.tf.memory() as { numBytesAllocatedInGPU?: number }).numBytesAllocatedInGPU ?? NaN;
 
+/** A tfjs training step at a fixed batch size (the CNN's or the DARTS supernet's). */
+interface TfjsTrainer {
+  readonly step: (x: Float32Array, labels: Int32Array) => Promise<number>;
+  readonly dispose: () => void;
+}
+
 /**
- * Times tfjs's step. Every step runs inside validation and out-of-memory error scopes: tfjs does not check its
- * buffers against the device's limits (im2col's patch matrix at batch 256 is 170 MB, over lavapipe's 128 MB
- * storage binding limit), and a step whose commands were rejected would otherwise be timed as if it had run.
+ * Times a tfjs step: one warm-up step, then `timed` steps. Every step runs inside validation and out-of-memory
+ * error scopes: tfjs does not check its buffers against the device's limits (im2col's patch matrix at batch 256 is
+ * 170 MB, over lavapipe's 128 MB storage binding limit), and a step whose commands were rejected would otherwise
+ * be timed as if it had run.
  */
-const measureTfjs = async (gpu: Gpu, tfjs: Tfjs, batch: number, conv: TfjsConv, timed: number): Promise<TfjsMeasured> => {
+const measureTfjs = async (gpu: Gpu, tfjs: Tfjs, batch: number, label: string, makeTrainer: () => TfjsTrainer, timed: number, log?: (line: string) => void): Promise<TfjsMeasured> => {
   await registerTfjsGradients();
-  const trainer = tfjsCnnTrainer(tfjs, batch, conv);
+  const trainer = makeTrainer();
   const device = gpu.device;
   try {
     const data = [batchData(batch, 1), batchData(batch, 2)];
@@ -181,15 +193,16 @@ const measureTfjs = async (gpu: Gpu, tfjs: Tfjs, batch: number, conv: TfjsConv, 
       return seconds;
     };
     const warmup = await runStep(0);
-    if (typeof warmup === 'string') return { kind: 'failed', conv, message: warmup };
+    if (typeof warmup === 'string') return { kind: 'failed', label, message: warmup };
+    log?.(`  tfjs (${label}) warm-up step: ${warmup.toFixed(1)} s; loss ${losses[0]?.toFixed(4)}`);
     const pool = tfjsAllocated(tfjs);
     const times: number[] = [];
     for (let t = 1; t <= timed; t++) {
       const r = await runStep(t);
-      if (typeof r === 'string') return { kind: 'failed', conv, message: r };
+      if (typeof r === 'string') return { kind: 'failed', label, message: r };
       times.push(r);
     }
-    return { kind: 'ok', conv, warmupS: warmup, steps: spreadOf(times), pool, losses };
+    return { kind: 'ok', label, firstOnly: times.length === 0, warmupS: warmup, steps: spreadOf(times.length === 0 ? [warmup] : times), pool, losses };
   } finally {
     trainer.dispose();
   }
@@ -197,8 +210,10 @@ const measureTfjs = async (gpu: Gpu, tfjs: Tfjs, batch: number, conv: TfjsConv, 
 
 const showTfjs = (t: TfjsMeasured, batch: number): string =>
   t.kind === 'failed'
-    ? `tfjs (${t.conv}) NOT MEASURED: the device rejected its commands (${t.message})`
-    : `tfjs (${t.conv}) ${showSpread(t.steps, batch)}; warm-up ${t.warmupS.toFixed(1)} s; tfjs buffer pool ${mb(t.pool)} after it; ${finiteLosses(t.losses)}`;
+    ? `tfjs (${t.label}) NOT MEASURED: the device rejected its commands (${t.message})`
+    : t.firstOnly
+      ? `tfjs (${t.label}) FIRST STEP ONLY (no timed step; pipeline compilation included, an upper bound): ${showSpread(t.steps, batch)}; tfjs buffer pool ${mb(t.pool)} after it; ${finiteLosses(t.losses)}`
+      : `tfjs (${t.label}) ${showSpread(t.steps, batch)}; warm-up ${t.warmupS.toFixed(1)} s; tfjs buffer pool ${mb(t.pool)} after it; ${finiteLosses(t.losses)}`;
 
 const finiteLosses = (xs: readonly number[]): string => (xs.every(Number.isFinite) ? 'losses finite' : `NON-FINITE LOSS in [${xs.join(', ')}]`);
 
@@ -215,7 +230,7 @@ const cnnRows = async ({ gpu, tfjs, log }: BenchContext): Promise<readonly Row[]
     const theirs: TfjsMeasured[] = [];
     if (tfjs !== undefined) {
       for (const conv of ['im2col', 'conv2d'] as const) {
-        const t = await measureTfjs(gpu, tfjs, batch, conv, n.tfjs);
+        const t = await measureTfjs(gpu, tfjs, batch, conv, () => tfjsCnnTrainer(tfjs, batch, conv), n.tfjs);
         log(`training cnn b${batch}: ${showTfjs(t, batch)}`);
         theirs.push(t);
       }
@@ -234,7 +249,7 @@ const cnnRows = async ({ gpu, tfjs, log }: BenchContext): Promise<readonly Row[]
         `ours ${showSpread(ours.steps, batch)}; first step ${ours.warmupS.toFixed(1)} s (pipeline compilation), instantiate ${ours.instantiateS.toFixed(1)} s, ` +
         `compile ${ours.step.compileS.toFixed(2)} s; ${ours.step.program.dispatches.length} dispatches, ${ours.step.program.kernels.length} pipelines; ` +
         describeMemory(ours, gpu.isSoftware) +
-        (theirs.length === 0 ? '; tfjs not run' : `; tfjs column: ${best?.conv ?? 'none ran'}; ${theirs.map((t) => showTfjs(t, batch)).join('; ')}`),
+        (theirs.length === 0 ? '; tfjs not run' : `; tfjs column: ${best?.label ?? 'none ran'}; ${theirs.map((t) => showTfjs(t, batch)).join('; ')}`),
     });
   }
   return rows;
@@ -257,12 +272,21 @@ const dartsBatches = (): readonly number[] => {
   return env === undefined ? [64, 256] : env.split(',').map(Number).filter((b) => Number.isInteger(b) && b > 0);
 };
 
+/**
+ * Timed tfjs steps of the DARTS supernet after its warm-up step: 1 by default (minutes each on lavapipe);
+ * `NASGRAPH_BENCH_DARTS_TFJS_STEPS` overrides, and 0 reports the warm-up step alone, marked as such.
+ */
+const dartsTfjsSteps = (): number => {
+  const n = Number(process.env['NASGRAPH_BENCH_DARTS_TFJS_STEPS'] ?? 1);
+  return Number.isInteger(n) && n >= 0 ? n : 1;
+};
+
 export const trainingDartsSection: BenchSection = {
   name: 'training-darts',
   description:
     'training step of the DARTS supernet (8 cells, 16 channels, [1, 28, 28]) in mixed mode, uniform weights, with ∂L/∂w per key: ' +
-    'ms/step, images/s, device memory; no tfjs counterpart',
-  run: async ({ gpu, log }) => {
+    'ms/step, images/s, device memory; beside it the same supernet by hand in tfjs ops (fewer timed steps)',
+  run: async ({ gpu, tfjs, log }) => {
     const g = buildOrThrow(dartsBench);
     const rows: Row[] = [];
     // What the host can back: lavapipe's device memory is host memory; a GPU's is its own (maxBufferSize is per buffer).
@@ -280,16 +304,32 @@ export const trainingDartsSection: BenchSection = {
       const ours = await measureOurs(gpu, g, plan, timed, log);
       log(`training darts b${batch}: ours ${showSpread(ours.steps, batch)}; ${finiteLosses(ours.losses)}`);
       log(`training darts b${batch}: ${describeMemory(ours, gpu.isSoftware)}`);
+      let theirs: TfjsMeasured | undefined;
+      let counts = '';
+      if (tfjs !== undefined) {
+        // The same supernet by hand in tfjs ops (bench/darts-tfjs.ts); its parameters are ours, path for path.
+        let tfjsParams = NaN;
+        const make = (): TfjsTrainer => {
+          const t = tfjsDartsTrainer(tfjs.tf, dartsNetOptions(dartsBenchOptions), batch);
+          tfjsParams = t.paramCount;
+          return t;
+        };
+        log(`training darts b${batch}: tfjs (${dartsTfjsSteps()} timed step after the warm-up)`);
+        theirs = await measureTfjs(gpu, tfjs, batch, 'by hand', make, dartsTfjsSteps(), log);
+        counts = `parameters: ours ${paramCount(g)}, tfjs ${tfjsParams}${paramCount(g) === tfjsParams ? '' : ' (DIFFER)'}`;
+        log(`training darts b${batch}: ${showTfjs(theirs, batch)}; ${counts}`);
+      }
       rows.push({
         section: 'training',
         name: `DARTS supernet 8 cells 16 ch [1,28,28], mixed (uniform), fwd+bwd+SGD momentum, batch ${batch}`,
         flops,
         ours: timing(ours.steps.median, flops),
-        tfjs: null,
+        tfjs: theirs?.kind === 'ok' ? timing(theirs.steps.median, flops) : null,
         note:
           `ours ${showSpread(ours.steps, batch)}; first step ${ours.warmupS.toFixed(1)} s (pipeline compilation), instantiate ${ours.instantiateS.toFixed(1)} s, ` +
           `compile ${ours.step.compileS.toFixed(1)} s; ${ours.step.program.dispatches.length} dispatches, ${ours.step.program.kernels.length} pipelines; ` +
-          `${describeMemory(ours, gpu.isSoftware)}; no tfjs counterpart`,
+          `${describeMemory(ours, gpu.isSoftware)}; ` +
+          (theirs === undefined ? 'tfjs not run' : `${showTfjs(theirs, batch)}; ${counts}`),
       });
     }
     return rows;

@@ -29,7 +29,7 @@ const binsCodec = t.intersection([t.type({ lower: t.number, upper: t.number, bin
 const codecs: Readonly<Record<OneShotName, t.Mixed>> = {
   darts: dartsOptionsCodec,
   gdas: gdasOptionsCodec,
-  proxyless: t.intersection([proxylessOptionsCodec, t.partial({ warmup: t.number })]),
+  proxyless: t.intersection([proxylessOptionsCodec, t.partial({ warmup: t.number, cost: t.keyof({ macs: null, latency: null }) })]),
   enas: t.intersection([enasOptionsCodec, t.partial({ controllerSamples: t.number })]),
   spos: t.intersection([sposEvolutionOptionsCodec, t.partial({ macsLimit: t.number, bins: binsCodec, recalibrationBatches: t.number, evalSize: t.number })]),
   pdarts: t.intersection([dartsOptionsCodec, pdartsStageOptionsCodec]),
@@ -73,8 +73,8 @@ export const createDriver = (name: Exclude<OneShotName, 'pdarts'>, options: unkn
     case 'gdas':
       return E.right(eraseDriver(gdasDriver(o)));
     case 'proxyless': {
-      const { warmup, ...rest } = o as { warmup?: number };
-      return E.right(eraseDriver(proxylessDriver(rest, warmup === undefined ? {} : { warmup })));
+      const { warmup, cost, ...rest } = o as { warmup?: number; cost?: 'macs' | 'latency' };
+      return E.right(eraseDriver(proxylessDriver(rest, { ...(warmup === undefined ? {} : { warmup }), ...(cost === undefined ? {} : { cost }) })));
     }
     case 'enas': {
       const { controllerSamples, ...rest } = o as { controllerSamples?: number };

@@ -13,7 +13,10 @@ import { apply } from '../../../src/ir/apply.ts';
 import { type AnyDriver, eraseDriver } from '../../../src/runtime/oneshot/driver.ts';
 import { dartsDriver } from '../../../src/runtime/oneshot/darts-driver.ts';
 import { gdasDriver } from '../../../src/runtime/oneshot/gdas-driver.ts';
-import { proxylessDriver } from '../../../src/runtime/oneshot/proxyless-driver.ts';
+import { candidateCosts, candidateLatencies, proxylessDriver } from '../../../src/runtime/oneshot/proxyless-driver.ts';
+import { Supernet } from '../../../src/runtime/oneshot/supernet.ts';
+import { searchSpace } from '../../../src/ir/space.ts';
+import { countMacs } from '../../../src/runtime/trial-evaluator.ts';
 import { enasDriver } from '../../../src/runtime/oneshot/enas-driver.ts';
 import { sposDriver } from '../../../src/runtime/oneshot/spos-driver.ts';
 import { pdartsSearch } from '../../../src/runtime/oneshot/pdarts.ts';
@@ -53,6 +56,7 @@ const algorithms: readonly { readonly name: string; readonly driver: () => AnyDr
   { name: 'spos', driver: () => eraseDriver(sposDriver({ generations: 3, population: 4, topK: 2, mutations: 2, crossovers: 2 }, { recalibrationBatches: 4 })), epochs: 4, lr: 0.05 },
   { name: 'proxyless (one path)', driver: () => eraseDriver(proxylessDriver({ lr: 3e-2 })), epochs: 3, lr: 0.05 },
   { name: 'proxyless (two paths, with a cost term)', driver: () => eraseDriver(proxylessDriver({ lr: 0.1, paths: 2, costWeight: 0.01 }, { warmup: 1 })), epochs: 8, lr: 0.05 },
+  { name: 'proxyless (latency cost measured on the device)', driver: () => eraseDriver(proxylessDriver({ lr: 3e-2, costWeight: 1e-3 }, { cost: 'latency' })), epochs: 3, lr: 0.05 },
 ];
 
 await describeGpu('one-shot search on a space with a clearly best candidate', (gpu) => {
@@ -72,6 +76,31 @@ await describeGpu('one-shot search on a space with a clearly best candidate', (g
       }
     });
   }
+
+  it('candidate costs: MACs exactly as counted on the fixed subnets, latencies measured per candidate', async () => {
+    const space = searchSpace(graph);
+    const macs = (arch: Record<string, readonly number[]>): number => {
+      const f = apply(graph, arch);
+      if (E.isLeft(f)) throw new Error('apply');
+      return countMacs(f.right);
+    };
+    const c = candidateCosts({ space, macs });
+    // none and skip add no multiply-accumulates: the stem and the head are all there is.
+    expect(c).toEqual({ op1: [0, 0], op2: [0, 0] });
+    const netR = Supernet.create(graph, { gpu, batchSize: 16, optimizer: { kind: 'sgd', lr: 0.1 }, seed: 1 });
+    if (E.isLeft(netR)) throw new Error(netR.left[0]!.message);
+    try {
+      const lat = await candidateLatencies({ space, net: netR.right, valid, batchSize: 16 }, 3);
+      if (E.isLeft(lat)) throw new Error(lat.left[0]!.message);
+      expect(Object.keys(lat.right).sort()).toEqual(['op1', 'op2']);
+      for (const row of Object.values(lat.right)) {
+        expect(row).toHaveLength(2);
+        for (const x of row) expect(Number.isFinite(x)).toBe(true);
+      }
+    } finally {
+      netR.right.destroy();
+    }
+  });
 
   it('p-darts drops the weaker candidate after stage 1 and exports skip in the original indices', async () => {
     const r = right(await pdartsSearch(graph, { gpu, train, valid, batchSize: 16, seed: 1, lr: 0.05, epochsPerStage: 2, options: { lr: 3e-2, stages: 2, addLayers: [0, 0], drop: [1, 0] } }));

@@ -300,9 +300,12 @@ export interface TfjsDartsTrainer {
  * Dispatch count matters on lavapipe beyond time: every tfjs dispatch creates a bind group, i.e. a descriptor set
  * that lavapipe backs with a memory mapping of its own, freed only after the step (when the JS objects are
  * collected), and a process may hold 65,530 mappings (vm.max_map_count); past that Dawn crashes in createBuffer.
- * The 8-cell step as first written went past it. Hence BatchNorm's hand-written gradient (`normalizeTrain`), and
- * the running statistics of all BatchNorms in two flat variables updated by a handful of ops after the step
- * (batch statistics concatenated) rather than by six small ops per BatchNorm.
+ * Hence BatchNorm's hand-written gradient (`normalizeTrain`), and the running statistics of all BatchNorms in two
+ * flat variables updated by a handful of ops after the step (batch statistics concatenated) rather than by six
+ * small ops per BatchNorm: 34,000 → 23,000 bind groups per 5-cell step (measured at batch 8). Not enough for the
+ * bench's 8-cell step at batch 64: a standalone run passed 48,000 mappings before its first step ended, and the
+ * bench run, whose process also held ours' objects, crashed in it; bench/training.ts skips it where the limit is
+ * the default.
  *
  * @example
  * await registerTfjsGradients();

@@ -7,7 +7,8 @@
  *   (tfjs's own conv2d, and im2col + matmul: bench/training-tfjs.ts); the tfjs column of the table is the faster.
  * - `training-darts`: the DARTS supernet (8 cells, 16 channels, input [1, 28, 28]) in mixed mode with uniform
  *   choice weights, including ∂L/∂w per key; beside it the same supernet written by hand in tfjs ops
- *   (bench/darts-tfjs.ts: same parameters, path for path; ∂L/∂w too), fewer timed steps (it is slow on lavapipe).
+ *   (bench/darts-tfjs.ts: same parameters, path for path; ∂L/∂w too), fewer timed steps (it is slow on lavapipe);
+ *   on lavapipe only where vm.max_map_count allows it (see `dartsTfjsBlocked`).
  *
  * Each case: one warm-up step (lavapipe compiles every pipeline at its first dispatch: reported separately), then
  * timed steps; the row gives the median and the note the min–max spread. Every step uploads its images and
@@ -16,6 +17,7 @@
  * GFLOP/s: 3 × the forward conv+linear FLOPs per step (forward, ∂X, ∂W).
  */
 import * as E from 'fp-ts/lib/Either.js';
+import { readFileSync } from 'node:fs';
 import { stepScalars } from '../src/compile/optimizer.ts';
 import { adapterKind } from '../src/compile/kernels/tiles.ts';
 import { type Graph, nextFloat, paramCount, seedRng } from '../src/ir/index.ts';
@@ -281,6 +283,27 @@ const dartsTfjsSteps = (): number => {
   return Number.isInteger(n) && n >= 0 ? n : 1;
 };
 
+/**
+ * Why the tfjs DARTS step cannot run here, or undefined. On lavapipe every bind group is a descriptor set backed by
+ * a memory mapping of its own (measured: 3,000 bind groups, 3,000 more mappings), tfjs creates one per dispatch,
+ * and its 8-cell step holds ~50,000 at once (measured at batch 64; about 20 dispatches per BatchNorm, thousands of
+ * BatchNorms) on top of its buffers and ours: past `vm.max_map_count` (65,530 by default) Dawn segfaults in
+ * createBuffer, killing the bench run with every row. `NASGRAPH_BENCH_DARTS_TFJS=force` runs it anyway.
+ */
+const dartsTfjsBlocked = (software: boolean): string | undefined => {
+  if (!software || process.env['NASGRAPH_BENCH_DARTS_TFJS'] === 'force') return undefined;
+  let limit = Infinity;
+  try {
+    limit = Number(readFileSync('/proc/sys/vm/max_map_count', 'utf8').trim());
+  } catch {
+    return undefined; // not Linux: no such limit known
+  }
+  return limit >= 262_144
+    ? undefined
+    : `NOT RUN: on lavapipe tfjs's step needs more memory mappings than vm.max_map_count = ${limit} allows (one per bind group; Dawn segfaults past it); ` +
+        'raise it (sysctl vm.max_map_count=262144) or set NASGRAPH_BENCH_DARTS_TFJS=force';
+};
+
 export const trainingDartsSection: BenchSection = {
   name: 'training-darts',
   description:
@@ -306,7 +329,11 @@ export const trainingDartsSection: BenchSection = {
       log(`training darts b${batch}: ${describeMemory(ours, gpu.isSoftware)}`);
       let theirs: TfjsMeasured | undefined;
       let counts = '';
-      if (tfjs !== undefined) {
+      const blocked = dartsTfjsBlocked(gpu.isSoftware);
+      if (tfjs !== undefined && blocked !== undefined) {
+        counts = `tfjs (by hand) ${blocked}`;
+        log(`training darts b${batch}: ${counts}`);
+      } else if (tfjs !== undefined) {
         // The same supernet by hand in tfjs ops (bench/darts-tfjs.ts); its parameters are ours, path for path.
         let tfjsParams = NaN;
         const make = (): TfjsTrainer => {
@@ -329,7 +356,7 @@ export const trainingDartsSection: BenchSection = {
           `ours ${showSpread(ours.steps, batch)}; first step ${ours.warmupS.toFixed(1)} s (pipeline compilation), instantiate ${ours.instantiateS.toFixed(1)} s, ` +
           `compile ${ours.step.compileS.toFixed(1)} s; ${ours.step.program.dispatches.length} dispatches, ${ours.step.program.kernels.length} pipelines; ` +
           `${describeMemory(ours, gpu.isSoftware)}; ` +
-          (theirs === undefined ? 'tfjs not run' : `${showTfjs(theirs, batch)}; ${counts}`),
+          (theirs === undefined ? (counts === '' ? 'tfjs not run' : counts) : `${showTfjs(theirs, batch)}; ${counts}`),
       });
     }
     return rows;

@@ -28,6 +28,8 @@ RETRAINS=${RETRAINS:-"darts enas spos random-1 random-2 random-3 random-4 random
 mkdir -p "$Q/logs" "$Q/archs" "$Q/runs"
 nasgraph() { npx --no-install nasgraph "$@"; }
 stamp() { echo "# $(date -Is) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+# The space file's content hash goes into every log: runs are comparable only on the same examples/fashion-cells.ts.
+space() { echo "# examples/fashion-cells.ts sha1 $(sha1sum examples/fashion-cells.ts | cut -c1-12) (last commit $(git log -1 --format=%h -- examples/fashion-cells.ts))"; }
 
 # search NAME STRATEGY OPTIONS EPOCHS
 search() {
@@ -35,6 +37,7 @@ search() {
   rm -rf "$out"
   {
     stamp
+    space
     echo "# nasgraph search examples/fashion-cells.ts --strategy $strategy --strategy-options '$options' --epochs $epochs --train-size $TRAIN_SIZE --valid-size $VALID_SIZE --batch 32 --seed 0 --retrain-epochs 0"
     local t0=$SECONDS
     nasgraph search examples/fashion-cells.ts --strategy "$strategy" --strategy-options "$options" --epochs "$epochs" \
@@ -52,6 +55,7 @@ retrain() {
   rm -rf "$out"
   {
     stamp
+    space
     echo "# nasgraph retrain examples/fashion-cells.ts --arch $arch --epochs $RETRAIN_EPOCHS --batch 32 --optimizer adam --lr 0.003 --seed 0 --train-size $RETRAIN_SIZE"
     local t0=$SECONDS
     nasgraph retrain examples/fashion-cells.ts --arch "$arch" --data fashion-mnist --epochs "$RETRAIN_EPOCHS" --batch 32 \
@@ -64,12 +68,13 @@ retrain() {
 
 if [[ " $STAGES " == *" search "* ]]; then
   # Epochs per algorithm for ≈ 3 minutes each (measured at load 8 on 2 cores: DARTS 177 s per epoch of 78 steps;
-  # ENAS ≈ 24 s per epoch once its controller settles on a few architectures, whose subnets stay compiled; SPOS
+  # ENAS 24–40 s per epoch — fast once its controller settles on a few architectures, whose subnets stay
+  # compiled: 2 epochs took 48 s, 8 took 317 s —; SPOS
   # ≈ 23 s per epoch plus ≈ 5 s per candidate of its evolution).
   for s in $SEARCHES; do
     case $s in
       darts) search darts darts '{}' 1 ;;
-      enas) search enas enas '{}' 8 ;;
+      enas) search enas enas '{}' "${ENAS_EPOCHS:-5}" ;;
       spos) search spos spos '{"generations":3,"population":10,"mutations":5,"crossovers":5,"topK":5,"recalibrationBatches":10,"evalSize":1000}' 2 ;;
     esac
   done

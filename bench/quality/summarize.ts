@@ -27,7 +27,8 @@ const retrainOf = (name: string) => {
   return { testAccuracy: (m?.['testAccuracy'] as number | null | undefined) ?? null, arch: m?.['arch'] ?? json(join(Q, 'archs', `${name}.json`)) ?? null, seconds: (m?.['seconds'] as number | undefined) ?? null, log };
 };
 
-const algos = ['darts', 'enas', 'spos'].map((name) => {
+// enas-8epochs: ENAS at a longer budget (the first calibration), kept to show its time/quality curve.
+const algos = ['darts', 'enas', 'spos', 'enas-8epochs'].map((name) => {
   const r = json(join(Q, 'runs', `search-${name}`, 'result.json'));
   return {
     algorithm: name,

@@ -14,10 +14,10 @@
  * DARTS 1st order, DARTS 2nd order and GDAS share one supernet (their weight training is the same: SGD 0.025,
  * momentum 0.9, wd 3e-4, clip 5), so only DARTS 1st order pays its warm-up; the others get their own.
  *
- * Memory: from the Programs a supernet holds (pure, as bench/training-memory.ts): the parameters and optimizer
- * state once per path (the supernet's ParamPool shares them between programs), plus every other buffer and the
- * read-back staging of the outputs of each program; cross-checked against the bytes the executor asked the device
- * for while the algorithm ran (no buffer is freed before the end while at most 8 subnets were drawn).
+ * Memory: from the Programs a supernet holds (pure: bench/oneshot-memory.ts): the parameters and optimizer state
+ * once per path (the supernet's ParamPool shares them between programs), plus every other buffer and the read-back
+ * staging of the outputs of each program; cross-checked against the bytes the executor asked the device for while
+ * the algorithm ran (no buffer is freed before the end while at most 8 subnets were drawn).
  *
  * Configurations: `issue` is the issue's (8 cells, 4 nodes, 16 channels, batch 64); `small` (5 cells, 4 nodes,
  * 8 channels, batch 32) is what lavapipe can time with more than one step; `issue-memory` gives the issue size's
@@ -28,17 +28,10 @@
 import * as E from 'fp-ts/lib/Either.js';
 import os from 'node:os';
 import { dartsSpace } from '../examples/darts.ts';
-import type { Program, TrainingProgram } from '../src/compile/program.ts';
-import { lowerTraining } from '../src/compile/lower-train.ts';
-import { lower } from '../src/compile/lower.ts';
-import { mixGraph } from '../src/compile/mix.ts';
-import { withOptimizer } from '../src/compile/optimizer.ts';
-import { trainingGraph } from '../src/compile/training-graph.ts';
 import { adapterKind } from '../src/compile/kernels/tiles.ts';
 import { type Architecture, apply } from '../src/ir/apply.ts';
 import { architectureKey, firstArchitecture, randomArchitecture } from '../src/ir/architecture.ts';
 import { type Graph, type ModelDef, buildModel, nextFloat, seedRng } from '../src/ir/index.ts';
-import type { Node } from '../src/ir/node.ts';
 import { searchSpace } from '../src/ir/space.ts';
 import type { Dataset } from '../src/runtime/data/batches.ts';
 import type { Gpu } from '../src/runtime/device.ts';
@@ -50,6 +43,7 @@ import { silentProgress } from '../src/runtime/progress.ts';
 import { countMacs } from '../src/runtime/trial-evaluator.ts';
 import type { BenchSection, Row } from './section.ts';
 import { timing } from './section.ts';
+import { type PoolMemory, heldPrograms, poolMemory, trainerProgram } from './oneshot-memory.ts';
 import { countCreatedBuffers, mb } from './training-memory.ts';
 
 /** A configuration of the darts space and how many steps each algorithm gets. */
@@ -265,70 +259,6 @@ const repeatSampled = async (net: Supernet, arch: Architecture, batch: number, n
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// Memory, from the Programs (pure)
-
-/** A buffer's size as the executor allocates it (a multiple of 4, at least 4). */
-const allocated = (bytes: number): number => Math.max(4, Math.ceil(bytes / 4) * 4);
-
-/** The training step Program the supernet compiles for `g` (as Supernet's private #trainer). */
-const trainerProgram = (g: Graph, batch: number, adapter: ReturnType<typeof adapterKind>, d: AnyDriver, wrt: readonly Node[] = []): TrainingProgram => {
-  const step = trainingGraph(g, { labelSmoothing: 0, ...(wrt.length === 0 ? {} : { extraWrt: () => wrt }) });
-  const p = lowerTraining(step, { mode: 'fixed', batch, adapter });
-  if (E.isLeft(p)) throw new Error(`lowering: ${p.left.map((e) => e.message).join('; ')}`);
-  const o = withOptimizer(p.right, { optimizer: d.weights.optimizer, ...(d.weights.clipGradNorm === undefined ? {} : { clipGradNorm: d.weights.clipGradNorm }) });
-  if (E.isLeft(o)) throw new Error(`optimizer: ${o.left.map((e) => e.message).join('; ')}`);
-  return o.right.program;
-};
-
-/** Device bytes of programs bound to one ParamPool: parameters and optimizer state once per path, the rest per program. */
-interface PoolMemory {
-  readonly pooled: number;
-  readonly perProgram: number;
-  readonly staging: number;
-  readonly total: number;
-  readonly programs: number;
-}
-
-const poolMemory = (programs: readonly Program[]): PoolMemory => {
-  const pool = new Map<string, number>();
-  let perProgram = 0;
-  let staging = 0;
-  for (const p of programs) {
-    const bytes = new Map(p.buffers.map((b) => [b.id, allocated(b.bytes)] as const));
-    const pooledIds = new Set(p.params.map((q) => q.buffer));
-    for (const q of p.params) pool.set(q.path, bytes.get(q.buffer) ?? 0);
-    for (const b of p.buffers) if (!pooledIds.has(b.id)) perProgram += allocated(b.bytes);
-    // The executor creates one MAP_READ staging buffer per output.
-    for (const o of p.outputs) staging += bytes.get(o.buffer) ?? 0;
-  }
-  const pooled = [...pool.values()].reduce((a, b) => a + b, 0);
-  return { pooled, perProgram, staging, total: pooled + perProgram + staging, programs: programs.length };
-};
-
-/** The Programs a supernet held while `m` ran: the mixed step, a subnet per architecture drawn, the sampled evaluator. */
-const heldPrograms = (graph: Graph, batch: number, gpu: Gpu, d: AnyDriver, m: AlgoMeasured): readonly Program[] => {
-  const adapter = adapterKind(gpu.adapterInfo);
-  const out: Program[] = [];
-  if (m.usedMixed) {
-    const mixed = mixGraph(graph);
-    if (E.isLeft(mixed)) throw new Error(`mixGraph: ${mixed.left.map((e) => e.message).join('; ')}`);
-    out.push(trainerProgram(mixed.right.graph, batch, adapter, d, mixed.right.weights.map((w) => w.leaf)));
-  }
-  // At most 8 subnets are held at once (the supernet's LRU): the last 8 drawn.
-  for (const arch of m.archs.slice(-8)) {
-    const f = apply(graph, arch);
-    if (E.isLeft(f)) throw new Error(`apply: ${f.left.map((e) => e.message).join('; ')}`);
-    out.push(trainerProgram(f.right, batch, adapter, d));
-  }
-  if (m.usedEval) {
-    const ev = lower(graph, { mode: 'sampled', batch, adapter });
-    if (E.isLeft(ev)) throw new Error(`sampled evaluator: ${ev.left.map((e) => e.message).join('; ')}`);
-    out.push(ev.right);
-  }
-  return out;
-};
-
-// ---------------------------------------------------------------------------------------------------------------
 // Reporting
 
 const median = (xs: readonly number[]): number => {
@@ -373,7 +303,7 @@ const memoryRows = (cfg: Config, algos: readonly Algo[], graph: Graph, gpu: Gpu,
   }
   return algos.map((algo): Row => {
     const sampled = algo === 'proxyless' || algo === 'enas' || algo === 'spos';
-    const m = { usedMixed: algo !== 'enas' && algo !== 'spos', usedEval: algo === 'enas' || algo === 'spos', archs: sampled ? archs : [] } as unknown as AlgoMeasured;
+    const m = { usedMixed: algo !== 'enas' && algo !== 'spos', usedEval: algo === 'enas' || algo === 'spos', archs: sampled ? archs : [] };
     const mem = poolMemory(heldPrograms(graph, cfg.batch, gpu, driverOf(algo), m));
     const note =
       `${where}; NOT TIMED (memory from the Programs only): ${mem.programs} Programs (${m.usedMixed ? 'mixed step' : 'no mixed step'}${sampled ? ', 8 subnets of seeded random architectures' : ''}${m.usedEval ? ', sampled evaluator' : ''}) ` +
@@ -407,7 +337,7 @@ const runConfig = async (cfg: Config, algos: readonly Algo[], gpu: Gpu, log: (li
       const d = driverOf(algo);
       const inGroup = dartsGroup.includes(algo);
       if (algo !== 'enas' && algo !== 'spos') {
-        mixedBytes ??= poolMemory(heldPrograms(graph, batch, gpu, d, { usedMixed: true, usedEval: false, archs: [] } as unknown as AlgoMeasured)).total;
+        mixedBytes ??= poolMemory(heldPrograms(graph, batch, gpu, d, { usedMixed: true, usedEval: false, archs: [] })).total;
         if (mixedBytes > 0.6 * available) {
           log(`oneshot ${cfg.name} ${algo}: NOT RUN: the mixed supernet's Programs need ${mb(mixedBytes)}, more than 60 % of the ${mb(available)} available now (set NASGRAPH_BENCH_DEVICE_BYTES to override); ${load()}`);
           continue;

@@ -108,7 +108,7 @@ export const proxylessDriver = (options: ProxylessOptions = {}, d: ProxylessDriv
     name: 'proxyless',
     options: { ...o, warmup, cost: costKind } as unknown as Readonly<Record<string, unknown>>,
     supports: ['layer'],
-    weights: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 4e-5 }, schedule: { kind: 'cosine', tMax: 1, etaMin: 0, per: 'epoch' } },
+    weights: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 4e-5 }, clipGradNorm: 5, schedule: { kind: 'cosine', tMax: 1, etaMin: 0, per: 'epoch' } },
     check: (space) => proxylessCheck(space, o),
     init: (space, rng) => proxylessInit(space, rng, o),
     async epoch(ctx, state0, epoch, rng0) {

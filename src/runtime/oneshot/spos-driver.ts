@@ -37,7 +37,7 @@ const memberCodec = t.type({ arch: architectureCodec, accuracy: t.number });
 const stateCodec = t.type({ strategy: t.literal('spos'), space: t.string, best: t.union([memberCodec, t.null]), evaluated: t.number });
 export type SposDriverState = t.TypeOf<typeof stateCodec>;
 
-/** The SPOS driver (weights: SGD 0.5·batch/1024 ≈ the paper's, momentum 0.9, wd 4e-5, cosine to 0). */
+/** The SPOS driver (weights: SGD 0.015 — the paper's 0.5 at batch 1024 scaled to batch 32 —, momentum 0.9, wd 4e-5, cosine to 0, clip 5). */
 export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> = {}, d: SposDriverOptions = {}): Driver<SposDriverState> => {
   const recal = d.recalibrationBatches ?? 20;
   let sampler: ArchSampler | undefined;
@@ -65,7 +65,10 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
     name: 'spos',
     options: { ...evolution, ...d } as unknown as Readonly<Record<string, unknown>>,
     supports: ['layer', 'input', 'input-any'],
-    weights: { optimizer: { kind: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 4e-5 }, schedule: { kind: 'cosine', tMax: 1, etaMin: 0, per: 'epoch' } },
+    // Clipped as DARTS and ENAS: a fresh path every step makes single gradients large (without it the supernet of
+    // examples/fashion-cells.ts diverged: train loss above ln 10 after 2 epochs).
+    // The paper's 0.5 at batch 1024, scaled linearly to batch 32 (0.05 diverged on examples/fashion-cells.ts).
+    weights: { optimizer: { kind: 'sgd', lr: 0.015, momentum: 0.9, weightDecay: 4e-5 }, clipGradNorm: 5, schedule: { kind: 'cosine', tMax: 1, etaMin: 0, per: 'epoch' } },
     check: (space) => [...sposEvolution(evolution).check(space), ...optionErrors()],
     init: (space, rng) => [{ strategy: 'spos', space: spaceFingerprint(space), best: null, evaluated: 0 }, rng],
     async epoch(ctx, state, epoch, rng0) {

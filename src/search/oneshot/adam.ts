@@ -126,3 +126,30 @@ export const adamShapeErrors = (strategy: string, state: AdamState, params: KeyV
   }
   return errors;
 };
+
+/**
+ * The io-ts properties of an architecture optimizer's Adam options, shared by every algorithm whose options embed
+ * them (DARTS, GDAS, ProxylessNAS): spread them into the algorithm's own properties.
+ */
+export const adamOptionProps = {
+  lr: t.number,
+  betas: t.readonly(t.tuple([t.number, t.number])),
+  weightDecay: t.number,
+  eps: t.number,
+};
+
+/**
+ * Adam options over an algorithm's defaults (eps defaults to PyTorch's 1e-8).
+ *
+ * @example
+ * resolveAdamOptions({ lr: 1e-2 }, { lr: 3e-4, betas: [0.5, 0.999], weightDecay: 1e-3 }); // { lr: 0.01, betas: [0.5, 0.999], weightDecay: 0.001, eps: 1e-8 }
+ */
+export const resolveAdamOptions = (
+  o: { readonly lr?: number; readonly betas?: readonly [number, number]; readonly weightDecay?: number; readonly eps?: number },
+  defaults: { readonly lr: number; readonly betas: readonly [number, number]; readonly weightDecay: number },
+): { readonly lr: number; readonly betas: readonly [number, number]; readonly weightDecay: number; readonly eps: number } => ({
+  lr: o.lr ?? defaults.lr,
+  betas: o.betas ?? defaults.betas,
+  weightDecay: o.weightDecay ?? defaults.weightDecay,
+  eps: o.eps ?? 1e-8,
+});

@@ -25,7 +25,7 @@ import type { Architecture } from '../../ir/apply.ts';
 import type { Rng } from '../../ir/rng.ts';
 import type { SearchSpace } from '../../ir/space.ts';
 import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerprint } from '../strategy.ts';
-import { adamInit, adamShapeErrors, adamStateCodec, adamStep } from './adam.ts';
+import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, alphasGrad, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, mixWeights, softmax } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
 
@@ -52,10 +52,7 @@ export interface DartsOptions {
 }
 
 const optionProps = {
-  lr: t.number,
-  betas: t.readonly(t.tuple([t.number, t.number])),
-  weightDecay: t.number,
-  eps: t.number,
+  ...adamOptionProps,
   order: t.union([t.literal(1), t.literal(2)]),
   unrolledLr: t.union([t.number, t.null]),
   extraZero: t.boolean,
@@ -77,10 +74,7 @@ export type DartsSettings = t.TypeOf<typeof settingsCodec>;
  * resolveDartsOptions({ order: 2 }); // { lr: 3e-4, betas: [0.5, 0.999], weightDecay: 1e-3, eps: 1e-8, order: 2, unrolledLr: null, extraZero: true, initScale: 1e-3 }
  */
 export const resolveDartsOptions = (o: DartsOptions = {}): DartsSettings => ({
-  lr: o.lr ?? 3e-4,
-  betas: o.betas ?? [0.5, 0.999],
-  weightDecay: o.weightDecay ?? 1e-3,
-  eps: o.eps ?? 1e-8,
+  ...resolveAdamOptions(o, { lr: 3e-4, betas: [0.5, 0.999], weightDecay: 1e-3 }),
   order: o.order ?? 1,
   unrolledLr: o.unrolledLr ?? null,
   extraZero: o.extraZero ?? true,

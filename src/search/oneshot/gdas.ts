@@ -21,7 +21,7 @@ import type { Architecture } from '../../ir/apply.ts';
 import { type Rng, nextU32 } from '../../ir/rng.ts';
 import type { SearchSpace } from '../../ir/space.ts';
 import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerprint } from '../strategy.ts';
-import { adamInit, adamShapeErrors, adamStateCodec, adamStep } from './adam.ts';
+import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, argmax, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, softmax, softmaxVjp } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
 
@@ -50,10 +50,7 @@ export interface GdasOptions extends GdasTemperatureOptions {
 }
 
 const optionProps = {
-  lr: t.number,
-  betas: t.readonly(t.tuple([t.number, t.number])),
-  weightDecay: t.number,
-  eps: t.number,
+  ...adamOptionProps,
   initScale: t.number,
   tauMax: t.number,
   tauMin: t.number,
@@ -74,10 +71,7 @@ export type GdasSettings = t.TypeOf<typeof settingsCodec>;
  * resolveGdasOptions({ tauMin: 0.5 }).tauMax; // 10
  */
 export const resolveGdasOptions = (o: GdasOptions = {}): GdasSettings => ({
-  lr: o.lr ?? 3e-4,
-  betas: o.betas ?? [0.5, 0.999],
-  weightDecay: o.weightDecay ?? 1e-3,
-  eps: o.eps ?? 1e-8,
+  ...resolveAdamOptions(o, { lr: 3e-4, betas: [0.5, 0.999], weightDecay: 1e-3 }),
   initScale: o.initScale ?? 1e-3,
   tauMax: o.tauMax ?? 10,
   tauMin: o.tauMin ?? 0.1,

@@ -20,7 +20,7 @@ import type { Architecture } from '../../ir/apply.ts';
 import { type Rng, nextFloat } from '../../ir/rng.ts';
 import type { SearchSpace } from '../../ir/space.ts';
 import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerprint } from '../strategy.ts';
-import { adamInit, adamShapeErrors, adamStateCodec, adamStep } from './adam.ts';
+import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, softmax, softmaxVjp } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
 
@@ -45,10 +45,7 @@ export interface ProxylessOptions {
 }
 
 const optionProps = {
-  lr: t.number,
-  betas: t.readonly(t.tuple([t.number, t.number])),
-  weightDecay: t.number,
-  eps: t.number,
+  ...adamOptionProps,
   paths: t.union([t.literal(1), t.literal(2)]),
   costWeight: t.number,
   initScale: t.number,
@@ -69,10 +66,7 @@ export type ProxylessSettings = t.TypeOf<typeof settingsCodec>;
  * resolveProxylessOptions({ paths: 2 }); // { lr: 1e-3, betas: [0, 0.999], weightDecay: 0, eps: 1e-8, paths: 2, costWeight: 0, initScale: 1e-3 }
  */
 export const resolveProxylessOptions = (o: ProxylessOptions = {}): ProxylessSettings => ({
-  lr: o.lr ?? 1e-3,
-  betas: o.betas ?? [0, 0.999],
-  weightDecay: o.weightDecay ?? 0,
-  eps: o.eps ?? 1e-8,
+  ...resolveAdamOptions(o, { lr: 1e-3, betas: [0, 0.999], weightDecay: 0 }),
   paths: o.paths ?? 1,
   costWeight: o.costWeight ?? 0,
   initScale: o.initScale ?? 1e-3,

@@ -10,9 +10,10 @@ export default defineConfig({
     setupFiles: ['test/setup/watchdog.ts'],
     // GPU tests share one Dawn device per worker; lavapipe runs on the CPU's 2 cores, so keep workers few.
     pool: 'forks',
-    // isolate: false — two long-lived workers run every file (one Dawn device and one pipeline cache each) instead
-    // of a new process per file: faster, and 2 process exits with a live Dawn device instead of ~70.
-    poolOptions: { forks: { maxForks: 2, minForks: 1, isolate: false } },
+    // One process per test file (vitest's default isolation). Long-lived workers (isolate: false) were tried: a
+    // fresh-clone run crashed a worker (IPC channel closed) in 1 of 5 runs — files that create and release their
+    // own Dawn instances (device tests) then share a process with later files, and Dawn dies at a later GC.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     reporters: ci ? ['default', ['json', { outputFile: '.vitest-report.json' }]] : ['default'],

@@ -66,8 +66,8 @@ export interface EnasOptions {
   readonly samplesPerStep?: number;
 }
 
-/** Decodes ENAS options from JSON (every field optional). */
-export const enasOptionsCodec = t.partial({
+/** The fields of ENAS' options, once: optional in the JSON options, all present in the saved settings. */
+const optionProps = {
   lstmSize: t.number,
   tanhConstant: t.union([t.number, t.null]),
   temperature: t.union([t.number, t.null]),
@@ -79,23 +79,12 @@ export const enasOptionsCodec = t.partial({
   baselineDecay: t.number,
   learningRate: t.number,
   samplesPerStep: t.number,
-});
+};
 
-const settingsCodec = t.readonly(
-  t.type({
-    lstmSize: t.number,
-    tanhConstant: t.union([t.number, t.null]),
-    temperature: t.union([t.number, t.null]),
-    branchBias: t.number,
-    skipTarget: t.number,
-    skipWeight: t.number,
-    entropyWeight: t.number,
-    entropyMode: t.keyof({ reward: null, gradient: null }),
-    baselineDecay: t.number,
-    learningRate: t.number,
-    samplesPerStep: t.number,
-  }),
-);
+/** Decodes ENAS options from JSON (every field optional). */
+export const enasOptionsCodec = t.partial(optionProps);
+
+const settingsCodec = t.readonly(t.type(optionProps));
 
 /** The options with every default filled in (kept in the state, so a resumed search runs the same). */
 export type EnasSettings = t.TypeOf<typeof settingsCodec>;

@@ -12,10 +12,17 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/**
+ * How long a child may run before it is killed: far above the slowest loaded run seen (a 3-trial search took 64.6 s
+ * at load 9–12, where a 60 s limit failed CI), so that no test depends on the machine's speed; a child that hangs is
+ * still ended, below vitest's test timeout (vitest.config.ts), with what it printed.
+ */
+export const CHILD_TIMEOUT_MS = 480_000;
+
 /** Runs `nasgraph ...args` in the repository root; several calls may run at once. */
 export const nasgraph = (...args: string[]): Promise<CliResult> =>
   new Promise((done) => {
-    execFile(process.execPath, [join(root, 'bin', 'nasgraph.js'), ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(root, 'bin', 'nasgraph.js'), ...args], { cwd: root, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       done({ code, stdout, stderr });
     });

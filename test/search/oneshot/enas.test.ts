@@ -278,23 +278,25 @@ describe('ENAS on examples/enas-macro.ts', () => {
     expect(new Set(sampled.map((a) => JSON.stringify(a))).size).toBeGreaterThan(30);
   });
 
-  it('samples and updates in milliseconds (20 samples per controller step, 64 units)', () => {
-    let [state, rng] = enasInit(space, seedRng(1));
-    const step = (): void => {
-      const samples: EnasSample[] = [];
-      for (let i = 0; i < 20; i++) {
-        const d = enasSample(space, state, rng);
-        rng = d.rng;
-        samples.push({ arch: d.arch, reward: i / 20 });
+  // Its speed is a benchmark figure (no test depends on the machine's speed); here: 20 samples per controller step
+  // over the 64-unit macro space run, are deterministic per seed, and move the controller.
+  it('samples and updates the macro space (20 samples per controller step, 64 units), deterministically', () => {
+    const run = (): unknown => {
+      let [state, rng] = enasInit(space, seedRng(1));
+      for (let k = 0; k < 3; k++) {
+        const samples: EnasSample[] = [];
+        for (let i = 0; i < 20; i++) {
+          const d = enasSample(space, state, rng);
+          rng = d.rng;
+          samples.push({ arch: d.arch, reward: i / 20 });
+        }
+        state = enasUpdate(space, state, samples);
       }
-      state = enasUpdate(space, state, samples);
+      return state;
     };
-    step(); // warm-up (JIT)
-    const t0 = performance.now();
-    for (let k = 0; k < 5; k++) step();
-    const ms = (performance.now() - t0) / 5;
-    console.log(`enas-macro (${space.decisions.length} decisions): 20 × enasSample + enasUpdate = ${ms.toFixed(1)} ms`);
-    // Generous bound for a loaded 2-core CI machine; measured figures are in the report.
-    expect(ms).toBeLessThan(1000);
+    const [init] = enasInit(space, seedRng(1));
+    const a = run();
+    expect(JSON.stringify(run())).toBe(JSON.stringify(a));
+    expect(JSON.stringify(a)).not.toBe(JSON.stringify(init));
   });
 });

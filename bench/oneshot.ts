@@ -23,7 +23,8 @@
  * 8 channels, batch 32) is what lavapipe can time with more than one step; `issue-memory` gives the issue size's
  * memory figures without running anything. `NASGRAPH_BENCH_ONESHOT=small,issue-memory,issue` picks them (default
  * those three, in that order); `NASGRAPH_BENCH_ONESHOT_ALGOS=darts1,darts2,gdas,proxyless,enas,spos`
- * picks algorithms. PyTorch CPU is not available here (no PyPI): that column says so.
+ * picks algorithms. PyTorch CPU (Debian's python3-torch, bench/pytorch.ts): right after our DARTS 1st-order steps, the
+ * same step in PyTorch at 1 and 2 threads (NASGRAPH_BENCH_PYTORCH=0 skips it), with the ratios ours / PyTorch.
  */
 import * as E from 'fp-ts/lib/Either.js';
 import os from 'node:os';
@@ -31,7 +32,7 @@ import { dartsSpace } from '../examples/darts.ts';
 import { adapterKind } from '../src/compile/kernels/tiles.ts';
 import { type Architecture, apply } from '../src/ir/apply.ts';
 import { architectureKey, firstArchitecture, randomArchitecture } from '../src/ir/architecture.ts';
-import { type Graph, type ModelDef, buildModel, nextFloat, seedRng } from '../src/ir/index.ts';
+import { type Graph, type ModelDef, buildModel, nextFloat, paramCount, seedRng } from '../src/ir/index.ts';
 import { searchSpace } from '../src/ir/space.ts';
 import type { Dataset } from '../src/runtime/data/batches.ts';
 import type { Gpu } from '../src/runtime/device.ts';
@@ -45,6 +46,7 @@ import type { BenchSection, Row } from './section.ts';
 import { timing } from './section.ts';
 import { type PoolMemory, heldPrograms, poolMemory, trainerProgram } from './oneshot-memory.ts';
 import { countCreatedBuffers, mb } from './training-memory.ts';
+import { pytorchDartsStep } from './pytorch.ts';
 
 /** A configuration of the darts space and how many steps each algorithm gets. */
 interface Config {
@@ -282,7 +284,28 @@ const callSummary = (steps: readonly StepRecord[]): string => {
   return [...groups].map(([k, v]) => `${k} median ${secs(median(v))} × ${v.length}`).join(', ');
 };
 
-const PYTORCH = 'PyTorch CPU: not available here (no PyPI)';
+/**
+ * The PyTorch CPU baseline beside our DARTS 1st-order step `ours` (seconds), run right after it (one window), at 1
+ * and 2 threads; the note says what was measured and the ratios, or why nothing was.
+ */
+const pytorchBeside = (cfg: Config, ours: number, params: number, log: (line: string) => void): string => {
+  if (process.env['NASGRAPH_BENCH_PYTORCH'] === '0') return 'PyTorch CPU: skipped (NASGRAPH_BENCH_PYTORCH=0)';
+  const parts: string[] = [];
+  for (const threads of [1, 2]) {
+    log(`oneshot ${cfg.name} PyTorch CPU ${threads} thread(s): 1 warm-up + ${cfg.timedMixed} timed; ${load()}`);
+    const r = pytorchDartsStep({ cells: cfg.cells, channels: cfg.channels, batch: cfg.batch, threads, steps: Math.max(cfg.timedMixed, 1) });
+    if (E.isLeft(r)) return r.left;
+    const m = r.right;
+    const same = m.params === params ? `${m.params} parameters, as ours` : `${m.params} parameters, ours ${params}: DIFFER`;
+    parts.push(
+      `PyTorch ${m.torch} CPU ${threads} thread(s): first step ${secs(m.firstS)}, timed ${showTimes(m.stepsS)} median ${secs(m.medianS)}, ` +
+        `peak RSS ${m.peakRssMB.toFixed(0)} MB (${same}); ours / PyTorch ${(ours / m.medianS).toFixed(1)}×`,
+    );
+  }
+  const note = `${parts.join('; ')}; ${load()}`;
+  log(`oneshot ${cfg.name} ${note}`);
+  return note;
+};
 
 /** The load average (1, 5, 15 min): the machine is shared, so every figure carries it. */
 const load = (): string => `load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
@@ -333,6 +356,7 @@ const runConfig = async (cfg: Config, algos: readonly Algo[], gpu: Gpu, log: (li
     // algorithm on the mixed supernet runs only if its Programs fit in 60 % of what is available now.
     const available = Number(process.env['NASGRAPH_BENCH_DEVICE_BYTES'] ?? (gpu.isSoftware ? os.freemem() : Infinity));
     let mixedBytes: number | undefined;
+    let pytorch = 'PyTorch CPU: measured beside DARTS 1st order only';
     for (const algo of algos) {
       const d = driverOf(algo);
       const inGroup = dartsGroup.includes(algo);
@@ -360,6 +384,7 @@ const runConfig = async (cfg: Config, algos: readonly Algo[], gpu: Gpu, log: (li
         const timedSteps = first ? m.steps.slice(1) : m.steps;
         const t = median(timedSteps.map((s) => s.seconds));
         const mem = poolMemory(heldPrograms(graph, batch, gpu, d, m));
+        if (algo === 'darts1') pytorch = pytorchBeside(cfg, t, paramCount(graph), log);
         const newSubnets = timedSteps.filter((s) => s.calls.some((c) => c.newSubnet === true)).length;
         let extra = '';
         if (algo === 'enas' || algo === 'spos') {
@@ -376,7 +401,7 @@ const runConfig = async (cfg: Config, algos: readonly Algo[], gpu: Gpu, log: (li
           `${where}; ${warmup}timed steps ${showTimes(timedSteps.map((s) => s.seconds))} (n=${timedSteps.length}), median ${secs(t)}, ${(batch / t).toFixed(2)} img/s (train images per search step); ` +
           `calls in timed steps: ${callSummary(timedSteps)}${extra}; ` +
           `supernet memory (Programs: ${mem.programs}) ${mb(mem.total)} = params+optimizer state ${mb(mem.pooled)} (shared by path) + per-program buffers ${mb(mem.perProgram)} + read-back staging ${mb(mem.staging)}; ` +
-          `executor created ${mb(m.createdStorage)} storage + ${mb(m.createdStaging)} staging during this run${inGroup && !first ? ' (supernet already instantiated)' : ''}; ${PYTORCH}; ${load()}`;
+          `executor created ${mb(m.createdStorage)} storage + ${mb(m.createdStaging)} staging during this run${inGroup && !first ? ' (supernet already instantiated)' : ''}; ${algo === 'darts1' ? pytorch : 'PyTorch CPU: measured beside DARTS 1st order only'}; ${load()}`;
         log(`oneshot ${cfg.name} ${algo}: ${note}`);
         rows.push({ section: 'oneshot', name: `${LABEL[algo]}, ${where}`, flops: null, ours: timing(t, null), tfjs: null, note });
       } catch (e) {
@@ -405,7 +430,7 @@ const runConfig = async (cfg: Config, algos: readonly Algo[], gpu: Gpu, log: (li
       const note =
         `${where}; DARTS mixed weight step (every candidate, ∂L/∂w per key, SGD update) ${showTimes(mixedWeight)} median ${secs(tm)}; mixed arch step (no update) ${showTimes(mixedArch)}; ` +
         `fixed subnet (first architecture, same optimizer, through Supernet.sampledStep) warm-up ${secs(times[0]!)}, timed ${showTimes(fixedTimes)} median ${secs(tf)}; ` +
-        `supernet overhead ratio ${(tm / tf).toFixed(1)}×; fixed subnet memory ${fixedMemory === undefined ? '?' : mb(fixedMemory.total)}; ${PYTORCH}; ${load()}`;
+        `supernet overhead ratio ${(tm / tf).toFixed(1)}×; fixed subnet memory ${fixedMemory === undefined ? '?' : mb(fixedMemory.total)}; ${load()}`;
       log(`oneshot ${cfg.name} overhead: ${note}`);
       rows.push({ section: 'oneshot', name: `supernet overhead: DARTS mixed weight step / fixed subnet step, ${where}`, flops: null, ours: timing(tm, null), tfjs: null, note });
     }

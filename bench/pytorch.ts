@@ -59,3 +59,39 @@ export const pytorchDartsStep = (c: PytorchDartsConfig): E.Either<string, Pytorc
   const d = Measured.decode(parsed);
   return E.isRight(d) ? E.right(d.right) : E.left('PyTorch CPU: the script printed an unexpected JSON object');
 };
+
+const MainJobMeasured = t.type({
+  torch: t.string,
+  threads: t.number,
+  searchSteps: t.number,
+  searchS: t.number,
+  retrainS: t.number,
+  totalS: t.number,
+  arch: t.record(t.string, t.string),
+  testAccuracy: t.number,
+  peakRssMB: t.number,
+});
+/** The PyTorch main job's figures: search and retrain seconds, derived architecture, test accuracy, peak RSS. */
+export type PytorchMainJob = t.TypeOf<typeof MainJobMeasured>;
+
+/**
+ * Runs bench/pytorch/main_job.py (the main job's DARTS search and retrain in PyTorch CPU); Left with a one-line
+ * reason when python3-torch or the data set is missing or the run fails.
+ *
+ * @example
+ * const r = pytorchMainJob(1);
+ * if (E.isRight(r)) console.log(`PyTorch main job: ${r.right.totalS.toFixed(0)} s, test ${(100 * r.right.testAccuracy).toFixed(2)} %`);
+ */
+export const pytorchMainJob = (threads: number): E.Either<string, PytorchMainJob> => {
+  const r = spawnSync(PYTHON, [join(import.meta.dirname, 'pytorch', 'main_job.py'), '--threads', `${threads}`], { encoding: 'utf8', env: { ...process.env, OMP_NUM_THREADS: `${threads}` } });
+  if (r.error !== undefined) return E.left(`PyTorch CPU: ${PYTHON} could not be started (${r.error.message}); install Debian's python3-torch`);
+  if (r.status !== 0) return E.left(`PyTorch CPU: main_job.py failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop() ?? ''}`);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+  } catch {
+    return E.left('PyTorch CPU: main_job.py printed no JSON line');
+  }
+  const d = MainJobMeasured.decode(parsed);
+  return E.isRight(d) ? E.right(d.right) : E.left('PyTorch CPU: main_job.py printed an unexpected JSON object');
+};

@@ -145,3 +145,27 @@ export const meanValid = (e: ArchEntry): number => e.valid.reduce((a, b) => a + 
 
 /** The table restricted to architectures with at least `n` seeds. */
 export const withSeeds = (table: SeedTable, n: number): SeedTable => new Map([...table].filter(([, e]) => e.valid.length >= n));
+
+/**
+ * The union of two tables, per (architecture, seed): `primary`'s value wherever it has that seed, `secondary`'s
+ * otherwise (e.g. the 3-seed fashion-small table so far, completed by the old one-seed table's seed-0 rows, which
+ * were trained with the same recipe and seed).
+ *
+ * @example
+ * unionTables(threeSeed, oneSeed).size; // 72 once either covers every architecture
+ */
+export const unionTables = (primary: SeedTable, secondary: SeedTable): SeedTable => {
+  const keys = new Set([...primary.keys(), ...secondary.keys()]);
+  return new Map(
+    [...keys].map((k) => {
+      const p = primary.get(k);
+      const s = secondary.get(k);
+      const rows = new Map<number, { valid: number; test: number }>();
+      s?.seeds.forEach((seed, i) => rows.set(seed, { valid: s.valid[i]!, test: s.test[i]! }));
+      p?.seeds.forEach((seed, i) => rows.set(seed, { valid: p.valid[i]!, test: p.test[i]! }));
+      const seeds = [...rows.keys()].sort((a, b) => a - b);
+      const base = (p ?? s)!;
+      return [k, { arch: base.arch, seeds, valid: seeds.map((x) => rows.get(x)!.valid), test: seeds.map((x) => rows.get(x)!.test), params: base.params, macs: base.macs }] as const;
+    }),
+  );
+};

@@ -39,7 +39,7 @@ try {
           axes: [{ label: xLabel }, { label: yLabel }],
           series: [{ label: xLabel }, ...series.map((s) => ({ label: s.label, stroke: s.color, width: s.dash ? 1 : 2, dash: s.dash ? [4, 4] : undefined, points: { show: s.points ?? false, size: 8 } }))],
         };
-        new U(opts, [xs, ...series.map((s) => s.ys)], document.getElementById('c'));
+        new U(opts, [xs, ...series.map((s) => s.ys)], (globalThis as unknown as { document: { getElementById: (id: string) => unknown } }).document.getElementById('c'));
       },
       { title, xs, series, xLabel, yLabel, yRange: yRange ?? null },
     );

@@ -41,23 +41,11 @@ import { train } from '../../src/runtime/train.ts';
 import fashionCells from '../../examples/fashion-cells.ts';
 import fashionSmall from '../../examples/fashion-small.ts';
 import { type TableRecord, recordKey } from '../../src/search/table.ts';
+import { RECIPE } from './recipe.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** The fixed recipe of every training (recorded in the meta file; a resume with another one is refused). */
-export const RECIPE = {
-  data: 'fashion-mnist',
-  validSize: 1000,
-  trainSize: 3000,
-  testSize: 2000,
-  splitSeed: 0,
-  epochs: 1,
-  batchSize: 32,
-  evalBatch: 250,
-  optimizer: { kind: 'adam', lr: 0.003 },
-  seeds: [0, 1, 2],
-  orderSeed: 2026,
-} as const;
+export { RECIPE } from './recipe.ts';
 
 const MODELS = { 'fashion-small': { def: fashionSmall, file: 'examples/fashion-small.ts' }, 'fashion-cells': { def: fashionCells, file: 'examples/fashion-cells.ts' } } as const;
 type ModelName = keyof typeof MODELS;

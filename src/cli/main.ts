@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { checkCommand } from './check.ts';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { addExportCommand } from './export.ts';
 import { addRetrainCommand } from './retrain.ts';
 import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
@@ -44,6 +45,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addRunCommand(program, io, setCode);
   addRetrainCommand(program, io, setCode);
   addSearchCommand(program, io, setCode);
+  addExportCommand(program, io, setCode);
 
   return program;
 };

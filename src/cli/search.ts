@@ -54,7 +54,7 @@ const dataKinds = ['fashion-mnist', 'synthetic'] as const;
 /** Everything that decides what the search computes, saved as `DIR/search.json`. */
 const settingsCodec = t.readonly(
   t.type({
-    strategy: t.keyof({ random: null, grid: null, evolution: null, reinforce: null, tpe: null }),
+    strategy: t.keyof({ random: null, grid: null, evolution: null, reinforce: null, tpe: null, ppo: null }),
     strategyOptions: t.UnknownRecord,
     data: t.keyof({ 'fashion-mnist': null, synthetic: null }),
     dataDir: t.union([t.string, t.null]),

@@ -12,6 +12,7 @@ import { evolutionOptionsCodec, regularizedEvolution } from './evolution.ts';
 import { gridOptionsCodec, gridSearch } from './grid.ts';
 import { randomOptionsCodec, randomSearch } from './random.ts';
 import { reinforce, reinforceOptionsCodec } from './reinforce.ts';
+import { ppo, ppoOptionsCodec } from './ppo.ts';
 import { type AnyStrategy, type Strategy, type StrategyError, erase } from './strategy.ts';
 import { tpe, tpeOptionsCodec } from './tpe.ts';
 
@@ -23,10 +24,11 @@ export * from './evolution.ts';
 export * from './policy.ts';
 export * from './reinforce.ts';
 export * from './tpe.ts';
+export * from './ppo.ts';
 export * from './oneshot/index.ts';
 
 /** The names `createStrategy` (and the CLI's `--strategy`) accept. */
-export const strategyNames = ['random', 'grid', 'evolution', 'reinforce', 'tpe'] as const;
+export const strategyNames = ['random', 'grid', 'evolution', 'reinforce', 'tpe', 'ppo'] as const;
 /** One of `strategyNames`. */
 export type StrategyName = (typeof strategyNames)[number];
 
@@ -83,6 +85,8 @@ export const createStrategy = (name: string, options: unknown = {}): E.Either<re
       return build(name, reinforceOptionsCodec, reinforce, options);
     case 'tpe':
       return build(name, tpeOptionsCodec, tpe, options);
+    case 'ppo':
+      return build(name, ppoOptionsCodec, ppo, options);
     default: {
       const never: never = name;
       return never;

@@ -243,3 +243,33 @@ export const policyMode = (space: SearchSpace, policy: Policy): Architecture => 
   });
   return Object.fromEntries(space.decisions.map((d, j) => [d.key, [...values[j]!].sort((a, b) => a - b)] as const));
 };
+
+/** What a strategy that fits its own objective needs of one decision of a sample (see `decisionTerms`). */
+export interface DecisionTerms {
+  /** Feature indices of every chosen candidate of the earlier decisions (the inputs of the autoregressive weights). */
+  readonly active: readonly number[];
+  /** log p of the decision's draws given the earlier decisions. */
+  readonly logProb: number;
+  /** ∂ log p / ∂z, one entry per candidate logit. */
+  readonly gradLogProb: readonly number[];
+  /** ∂H/∂z of the decision's entropy (see `policyStep` for the proxies used). */
+  readonly gradEntropy: readonly number[];
+}
+
+/**
+ * Per decision of the sample `draws`: its active features, log-probability and the gradients of log p and of the
+ * entropy with respect to its logits. A logit's gradient reaches bias[j][c] directly and weights[j][c][f] for each
+ * active feature f: the terms a strategy needs to minimise its own loss (PPO's clipped surrogate).
+ */
+export const decisionTerms = (space: SearchSpace, policy: Policy, draws: Draws): readonly DecisionTerms[] => {
+  const offs = offsets(space);
+  return space.decisions.map((d, j) => {
+    const active = activeFeatures(offs, draws, j);
+    const z = logitsOf(policy, j, active);
+    const v = draws[j] ?? [];
+    return { active, logProb: decisionLogProb(d, z, v), gradLogProb: logProbGrad(d, z, v), gradEntropy: entropyGrad(d, z) };
+  });
+};
+
+/** Where each decision's one-hot block starts in the autoregressive feature vector (its length is the sum of earlier candidate counts). */
+export const featureOffsets = (space: SearchSpace): readonly number[] => offsets(space);

@@ -22,6 +22,7 @@ import {
   regularizedEvolution,
   reinforce,
   tpe,
+  ppo,
 } from '../../src/search/index.ts';
 
 /** Strategies under test, with options small enough that every code path runs within a few trials. */
@@ -34,6 +35,8 @@ const strategies: readonly (readonly [string, () => AnyStrategy])[] = [
   ['reinforce (autoregressive)', () => erase(reinforce({ autoregressive: true, learningRate: 1 }))],
   ['tpe', () => erase(tpe({ startup: 3, candidates: 8 }))],
   ['tpe (minimize)', () => erase(tpe({ direction: 'minimize', startup: 2, candidates: 4 }))],
+  ['ppo', () => erase(ppo())],
+  ['ppo (updates every 2 trials)', () => erase(ppo({ trialsPerUpdate: 2, minibatches: 2, learningRate: 0.1, entCoef: 0.01 }))],
 ];
 
 const decisionArb = (key: string): fc.Arbitrary<Decision> =>

@@ -20,6 +20,7 @@ import type { SearchSpace } from '../../ir/space.ts';
 import type { OneShotName, KeyVectors } from '../../search/oneshot/types.ts';
 import type { ChoiceKind, StrategyError } from '../../search/strategy.ts';
 import { type Dataset, epochBatches } from '../data/batches.ts';
+import type { Gpu } from '../device.ts';
 import type { ProgressSink } from '../progress.ts';
 import type { StepBatch, Supernet, SupernetError } from './supernet.ts';
 
@@ -39,6 +40,8 @@ export interface DriverContext {
   readonly macs: (arch: Architecture) => number;
   readonly progress: ProgressSink;
   readonly signal?: AbortSignal;
+  /** The device the supernet runs on (FBNet measures its latency table there). */
+  readonly gpu?: Gpu;
 }
 
 /** What an epoch leaves: the algorithm's next state and generator, and numbers for the history and the display. */

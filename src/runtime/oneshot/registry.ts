@@ -11,6 +11,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { dartsOptionsCodec } from '../../search/oneshot/darts.ts';
 import { enasOptionsCodec } from '../../search/oneshot/enas.ts';
+import { fbnetOptionsCodec } from '../../search/oneshot/fbnet.ts';
 import { gdasOptionsCodec } from '../../search/oneshot/gdas.ts';
 import { type PdartsOptions, pdartsStageOptionsCodec } from '../../search/oneshot/pdarts.ts';
 import { proxylessOptionsCodec } from '../../search/oneshot/proxyless.ts';
@@ -19,6 +20,7 @@ import type { OneShotName } from '../../search/oneshot/types.ts';
 import { dartsDriver } from './darts-driver.ts';
 import { type AnyDriver, eraseDriver } from './driver.ts';
 import { enasDriver } from './enas-driver.ts';
+import { fbnetDriver } from './fbnet-driver.ts';
 import { gdasDriver } from './gdas-driver.ts';
 import { proxylessDriver } from './proxyless-driver.ts';
 import { sposDriver } from './spos-driver.ts';
@@ -33,6 +35,7 @@ const codecs: Readonly<Record<OneShotName, t.Mixed>> = {
   enas: t.intersection([enasOptionsCodec, t.partial({ controllerSamples: t.number })]),
   spos: t.intersection([sposEvolutionOptionsCodec, t.partial({ macsLimit: t.number, bins: binsCodec, recalibrationBatches: t.number, evalSize: t.number })]),
   pdarts: t.intersection([dartsOptionsCodec, pdartsStageOptionsCodec]),
+  fbnet: t.intersection([fbnetOptionsCodec, t.partial({ warmup: t.number, latencyTable: t.string, latencyCache: t.string })]),
 };
 
 /** The fields a codec knows (for the unknown-field check). */
@@ -84,6 +87,11 @@ export const createDriver = (name: Exclude<OneShotName, 'pdarts'>, options: unkn
       const { macsLimit, bins, recalibrationBatches, evalSize, ...rest } = o as Record<string, never>;
       const driverOptions = Object.fromEntries(Object.entries({ macsLimit, bins, recalibrationBatches, evalSize }).filter(([, v]) => v !== undefined));
       return E.right(eraseDriver(sposDriver(rest, driverOptions)));
+    }
+    case 'fbnet': {
+      const { warmup, latencyTable, latencyCache, ...rest } = o as { warmup?: number; latencyTable?: string; latencyCache?: string };
+      const driverOptions = { ...(warmup === undefined ? {} : { warmup }), ...(latencyTable === undefined ? {} : { latencyTable }), ...(latencyCache === undefined ? {} : { latencyCache }) };
+      return E.right(eraseDriver(fbnetDriver(rest, driverOptions)));
     }
     default: {
       const never: never = name;

@@ -175,6 +175,7 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       return E.isRight(fixed) ? countMacs(fixed.right) : NaN;
     },
     progress: o.progress ?? silentProgress,
+    gpu: o.gpu,
     ...(o.signal === undefined ? {} : { signal: o.signal }),
   };
 

@@ -13,6 +13,7 @@ export * from './adam.ts';
 export * from './alphas.ts';
 export * from './darts.ts';
 export * from './gdas.ts';
+export * from './fbnet.ts';
 export * from './proxyless.ts';
 export * from './pdarts.ts';
 export { ENAS_DEFAULTS, type EnasOptions, type EnasSample, type EnasSettings, type EnasState, decodeEnasState, encodeEnasState, enasCheck, enasDistribution, enasExport, enasGradient, enasInit, enasOptionsCodec, enasSample, enasSettings, enasUpdate } from './enas.ts';

@@ -15,9 +15,9 @@
 export type KeyVectors = Readonly<Record<string, readonly number[]>>;
 
 /** The one-shot algorithms of `nasgraph search --strategy`. */
-export type OneShotName = 'darts' | 'pdarts' | 'enas' | 'spos' | 'proxyless' | 'gdas';
+export type OneShotName = 'darts' | 'pdarts' | 'enas' | 'spos' | 'proxyless' | 'gdas' | 'fbnet';
 
-export const ONE_SHOT_NAMES: readonly OneShotName[] = ['darts', 'pdarts', 'enas', 'spos', 'proxyless', 'gdas'];
+export const ONE_SHOT_NAMES: readonly OneShotName[] = ['darts', 'pdarts', 'enas', 'spos', 'proxyless', 'gdas', 'fbnet'];
 
 /** One row of the per-epoch architecture history (`DIR/history.json`): the distribution each key's choice follows. */
 export interface HistoryEntry {

@@ -19,6 +19,7 @@ import { addRetrainCommand } from './retrain.ts';
 import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
+import { addWorkerCommand } from './worker.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
 export const buildProgram = (io: Io, setCode: (code: number) => void): Command => {
@@ -46,6 +47,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addRetrainCommand(program, io, setCode);
   addSearchCommand(program, io, setCode);
   addExportCommand(program, io, setCode);
+  addWorkerCommand(program, io, setCode);
 
   return program;
 };

@@ -37,10 +37,11 @@ import { paramShapes } from '../runtime/params.ts';
 import { type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective, formatRankedTable, searchDisplay } from '../runtime/search-display.ts';
 import { type SearchData, type TrialTraining, retrainArchitecture, searchData, trialEvaluator } from '../runtime/trial-evaluator.ts';
-import { type RunError, type SearchResult, runSearch } from '../runtime/trials.ts';
+import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { reportLoadErrors } from './space.ts';
+import { searchThroughQueue } from './search-queue.ts';
 import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
 
 /** Exit code of a search interrupted by Ctrl-C (128 + SIGINT, as shells report it). */
@@ -158,6 +159,8 @@ interface Flags {
   earlyStop?: boolean;
   retrainEpochs: number;
   inherit?: boolean;
+  queue?: string;
+  queueName?: string;
 }
 
 /**
@@ -193,6 +196,8 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--early-stop', 'stop hopeless trials with the median rule (needs --epochs ≥ 2 to matter)')
     .option('--retrain-epochs <n>', 'epochs of the final retrain of the best architecture (0: no retrain)', positiveInt('--retrain-epochs', 0), SEARCH_DEFAULTS.retrainEpochs)
     .option('--inherit', "one-shot: start the retrain from the supernet's weights (same parameter paths) instead of fresh ones")
+    .option('--queue <url>', 'classic: run the trials on `nasgraph worker`s fed from this Redis (redis://HOST:PORT); --concurrency: trials queued at once')
+    .option('--queue-name <name>', 'with --queue: the queue (default nasgraph; a resume keeps its own)')
     .action(async (model: string, flags: Flags, cmd: Command) => {
       const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       setCode(await searchCommand(model, flags, given, io));
@@ -288,6 +293,10 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
   if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
     return oneShotCommand(model, flags, given, io);
   }
+  if (flags.queue !== undefined && isOneShot(flags.strategy)) {
+    io.err(`error: --queue is for classic searches (trials); a one-shot search trains one supernet in process\n`);
+    return EXIT_USAGE;
+  }
   if (flags.inherit === true) {
     io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
     return EXIT_USAGE;
@@ -349,7 +358,12 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
   }
   const gpu = gpuR.right;
   try {
-    return await searchOnDevice({ gpu, model, graph, space, strategy: strategy.right, data: data.right, s, dir, resume: flags.resume === true }, io);
+    const job: Job = { gpu, model, graph, space, strategy: strategy.right, data: data.right, s, dir, resume: flags.resume === true };
+    if (flags.queue !== undefined) {
+      const queue = flags.queue;
+      return await searchThroughQueue(job, { ...flags, queue }, given, io, (jb, hooks) => searchOnDevice({ ...jb, s: { ...jb.s, concurrency: hooks.concurrency }, queue: hooks }, io));
+    }
+    return await searchOnDevice(job, io);
   } finally {
     // Releases Dawn's instance too: while it is referenced, Node does not exit.
     gpu.destroy();
@@ -366,6 +380,8 @@ interface Job {
   readonly s: SearchSettings;
   readonly dir: string;
   readonly resume: boolean;
+  /** `--queue`: trials run on workers (search-queue.ts). */
+  readonly queue?: { readonly evaluate: Evaluate; readonly onEvent: (e: SearchEvent) => void };
 }
 
 const sizeLine = (d: Dataset): string => `${d.n}`;
@@ -399,14 +415,14 @@ const searchOnDevice = async (j: Job, io: Io): Promise<number> => {
     result = await runSearch({
       space: j.space,
       strategy: j.strategy,
-      evaluate: trialEvaluator({ ...training, supernet: j.graph, data: j.data, progress: display.trialProgress }),
+      evaluate: j.queue?.evaluate ?? trialEvaluator({ ...training, supernet: j.graph, data: j.data, progress: display.trialProgress }),
       trials: s.trials,
       concurrency: s.concurrency,
       seed: s.seed,
       logDir: dir,
       resume: j.resume,
       ...(s.earlyStop ? { earlyStop: { metric: 'objective' } } : {}),
-      onEvent: display.onEvent,
+      onEvent: j.queue === undefined ? display.onEvent : (e) => (j.queue!.onEvent(e), display.onEvent(e)),
       signal: controller.signal,
     });
   } finally {

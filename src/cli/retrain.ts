@@ -31,6 +31,7 @@ import { progressReporter } from '../runtime/progress.ts';
 import { matchParameters, readSafetensorsFile } from '../runtime/safetensors.ts';
 import { train } from '../runtime/train.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { lockOut, prepareOut } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 
 export interface RetrainOptions {
@@ -217,8 +218,20 @@ const writeJsonAtomic = (file: string, text: string): void => {
   renameSync(`${file}.tmp`, file);
 };
 
-/** Runs `retrain`; returns the exit code. */
+/** Runs `retrain`; returns the exit code. `--out` is created, checked writable and locked before any work. */
 export const retrainCommand = async (model: string, o: RetrainOptions, io: Io): Promise<number> => {
+  const out = prepareOut(o.out);
+  if (E.isLeft(out)) return fail(io, EXIT_USAGE, [out.left]);
+  const lock = await lockOut(out.right, (m) => io.err(`warning: ${m}\n`));
+  if (E.isLeft(lock)) return fail(io, EXIT_USAGE, [lock.left]);
+  try {
+    return await retrainLocked(model, o, io);
+  } finally {
+    lock.right();
+  }
+};
+
+const retrainLocked = async (model: string, o: RetrainOptions, io: Io): Promise<number> => {
   const started = performance.now();
   const loaded = await loadModel(model);
   if (E.isLeft(loaded)) return reportLoadErrors(io, loaded.left);

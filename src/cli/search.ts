@@ -40,6 +40,7 @@ import { type SearchData, type TrialTraining, retrainArchitecture, searchData, t
 import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
+import { lockOut, prepareOut } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 import { searchThroughQueue } from './search-queue.ts';
 import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
@@ -287,8 +288,29 @@ const loadData = (s: SearchSettings, graph: Graph): E.Either<readonly { readonly
   return searchData(full.right, sizes);
 };
 
-/** Runs `search`; returns the exit code. `given(name)` tells whether a flag was on the command line. */
+/**
+ * Runs `search`; returns the exit code. `given(name)` tells whether a flag was on the command line. `--out` is
+ * created, checked writable and locked (src/cli/out-dir.ts) before any other work.
+ */
 export const searchCommand = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
+  const out = prepareOut(flags.out);
+  if (E.isLeft(out)) {
+    io.err(`error: ${out.left}\n`);
+    return EXIT_USAGE;
+  }
+  const lock = await lockOut(out.right, (m) => io.err(`warning: ${m}\n`));
+  if (E.isLeft(lock)) {
+    io.err(`error: ${lock.left}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await searchCommandLocked(model, flags, given, io);
+  } finally {
+    lock.right();
+  }
+};
+
+const searchCommandLocked = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
   // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
   if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
     return oneShotCommand(model, flags, given, io);

@@ -181,15 +181,21 @@ export interface TrialLog {
   readonly validBytes: number;
   /** The 1-based number of a dropped, truncated last line. */
   readonly truncatedLine: number | null;
+  /**
+   * Lines that logged an id already logged above (two processes once ran on one directory): not in `records`,
+   * which keep the first. `--resume` rewrites the file without them and warns.
+   */
+  readonly duplicates: readonly { readonly id: number; readonly line: number; readonly first: number }[];
 }
 
 /**
  * Parses the text of `trials.jsonl` (`file` names it in errors). Every corrupt line is reported (bad JSON, an
- * invalid record, an id logged twice), except a last line without its newline that does not parse: that is a
- * write cut short by a crash, dropped and reported in `truncatedLine`.
+ * invalid record), except a last line without its newline that does not parse: that is a write cut short by a
+ * crash, dropped and reported in `truncatedLine`. An id logged twice keeps its first record; the later lines are
+ * listed in `duplicates` (not an error: a resume repairs the file).
  *
  * @example
- * parseTrialLog('trials.jsonl', text); // right({ records, validBytes, truncatedLine: null })
+ * parseTrialLog('trials.jsonl', text); // right({ records, validBytes, truncatedLine: null, duplicates: [] })
  */
 export const parseTrialLog = (file: string, text: string): E.Either<readonly LogError[], TrialLog> => {
   const errors: LogError[] = [];
@@ -198,6 +204,7 @@ export const parseTrialLog = (file: string, text: string): E.Either<readonly Log
   let offset = 0;
   let validBytes = 0;
   let truncatedLine: number | null = null;
+  const duplicates: { id: number; line: number; first: number }[] = [];
   const lines = text.split('\n');
   lines.forEach((line, i) => {
     const lineNo = i + 1;
@@ -228,14 +235,15 @@ export const parseTrialLog = (file: string, text: string): E.Either<readonly Log
     }
     const first = seen.get(r.right.id);
     if (first !== undefined) {
-      errors.push(corrupt(file, lineNo, `trial ${r.right.id} is logged twice (first on line ${first})`));
+      duplicates.push({ id: r.right.id, line: lineNo, first });
+      validBytes = start + bytes;
       return;
     }
     seen.set(r.right.id, lineNo);
     records.push(r.right);
     validBytes = start + bytes;
   });
-  return errors.length > 0 ? E.left(errors) : E.right({ records, validBytes, truncatedLine });
+  return errors.length > 0 ? E.left(errors) : E.right({ records, validBytes, truncatedLine, duplicates });
 };
 
 /** Decodes the text of a JSON file with `codec`; errors name `file`. */

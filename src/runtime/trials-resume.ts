@@ -22,6 +22,7 @@ import {
   type SavedState,
   type TrialRecord,
   experimentCodec,
+  formatTrialRecord,
   readJsonFile,
   readTrialLog,
   savedStateCodec,
@@ -108,6 +109,17 @@ const startFresh = (paths: LogPaths, info: ExperimentInfo, o: Subject): E.Either
   return E.right({ state: o.strategy.init(o.space), rng: seedRng(o.seed), nextId: 0, pending: [], exhausted: false, records: [], rerun: [] });
 };
 
+/** Replaces `file` with `text` atomically (a temp file renamed over it). */
+const writeTextAtomic = (file: string, text: string): E.Either<readonly RunError[], void> => {
+  try {
+    fs.writeFileSync(`${file}.tmp`, text);
+    fs.renameSync(`${file}.tmp`, file);
+    return E.right(undefined);
+  } catch (e) {
+    return E.left([{ tag: 'LogIo', file, message: `${file}: ${errorText(e)}` }]);
+  }
+};
+
 /** Reads a logged experiment back, checks it is this one, and replays what the crash left unobserved. */
 const loadResume = (paths: LogPaths, info: ExperimentInfo, o: Subject, emit: (e: SearchEvent) => void): E.Either<readonly RunError[], OpenedExperiment> => {
   const logged = readJsonFile(experimentCodec, paths.experiment, 'experiment description');
@@ -139,6 +151,15 @@ const loadResume = (paths: LogPaths, info: ExperimentInfo, o: Subject, emit: (e:
   }
   if (log.right !== undefined && log.right.truncatedLine !== null) {
     emit({ type: 'warning', message: `${paths.trials}:${log.right.truncatedLine}: dropped a truncated last line (a write cut short by a crash); its trial runs again` });
+  }
+  if (log.right !== undefined && log.right.duplicates.length > 0) {
+    // Two processes once ran on this directory (before it was locked): keep each trial's first record.
+    for (const d of log.right.duplicates) {
+      emit({ type: 'warning', message: `${paths.trials}:${d.line}: trial ${d.id} was logged twice (first on line ${d.first}); kept the first record, dropped this one` });
+    }
+    const rewrite = writeTextAtomic(paths.trials, records.map(formatTrialRecord).join(''));
+    if (E.isLeft(rewrite)) return rewrite;
+  } else if (log.right !== undefined && log.right.truncatedLine !== null) {
     const cut = truncateFile(paths.trials, log.right.validBytes);
     if (E.isLeft(cut)) return cut;
   }

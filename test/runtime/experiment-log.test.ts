@@ -79,17 +79,28 @@ describe('trials.jsonl', () => {
       formatTrialRecord(record(0)),
       '{"id": 1, "status": "succ\n', // bad JSON, not the last line
       formatTrialRecord(record(2)).replace('"status":"succeeded"', '"status":"done"'),
-      formatTrialRecord(record(0)), // id 0 again
       formatTrialRecord(record(4)),
     ];
     const parsed = parseTrialLog('runs/x/trials.jsonl', lines.join(''));
     expect(E.isLeft(parsed)).toBe(true);
     if (E.isLeft(parsed)) {
       const messages = parsed.left.map((e) => e.message);
-      expect(messages).toHaveLength(3);
+      expect(messages).toHaveLength(2);
       expect(messages[0]).toMatch(/^runs\/x\/trials\.jsonl:2: not valid JSON/);
       expect(messages[1]).toMatch(/^runs\/x\/trials\.jsonl:3: not a valid trial record: field 'status'/);
-      expect(messages[2]).toMatch(/^runs\/x\/trials\.jsonl:4: trial 0 is logged twice \(first on line 1\)/);
+    }
+  });
+
+  it('an id logged twice keeps its first record and lists the later line as a duplicate (not an error)', () => {
+    const first = { ...record(0), objective: 0.25 };
+    const second = { ...record(0), objective: 0.75 };
+    const text = [formatTrialRecord(first), formatTrialRecord(record(1)), formatTrialRecord(second), formatTrialRecord(record(2))].join('');
+    const parsed = parseTrialLog('t.jsonl', text);
+    expect(E.isRight(parsed)).toBe(true);
+    if (E.isRight(parsed)) {
+      expect(parsed.right.records.map((r) => [r.id, r.objective])).toEqual([[0, 0.25], [1, record(1).objective], [2, record(2).objective]]);
+      expect(parsed.right.duplicates).toEqual([{ id: 0, line: 3, first: 1 }]);
+      expect(parsed.right.validBytes).toBe(Buffer.byteLength(text));
     }
   });
 

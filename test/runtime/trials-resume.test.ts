@@ -181,3 +181,43 @@ describe('resume after SIGKILL', () => {
     expect(Object.fromEntries(fs.readdirSync(logDir).map((f) => [f, fs.readFileSync(path.join(logDir, f), 'utf8')]))).toEqual(files);
   });
 });
+
+describe('a log with duplicate trial ids (two processes once ran on one directory)', () => {
+  it('is repaired by --resume: the first record of each id is kept, a warning names each dropped line, the search completes', async () => {
+    const setup = random;
+    const s = createStrategy(setup.strategy, setup.options);
+    if (E.isLeft(s)) throw new Error('bad strategy');
+    const logDir = path.join(dir, 'duplicates');
+    // A search of 6 trials, then the lines of trials 2 and 3 appended again with other objectives (as a second process would).
+    const first = await runSearch({ space: syntheticSpace, strategy: s.right, evaluate: syntheticEvaluate(), seed: setup.seed, trials: 6, concurrency: 1, logDir });
+    expect(E.isRight(first)).toBe(true);
+    const file = path.join(logDir, 'trials.jsonl');
+    const original = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    const dup = (line: string): string => JSON.stringify({ ...(JSON.parse(line) as object), objective: -1 });
+    fs.appendFileSync(file, `${dup(original[2]!)}\n${dup(original[3]!)}\n`);
+    const warnings: string[] = [];
+    const s2 = createStrategy(setup.strategy, setup.options);
+    if (E.isLeft(s2)) throw new Error('bad strategy');
+    const resumed = await runSearch({
+      space: syntheticSpace,
+      strategy: s2.right,
+      evaluate: syntheticEvaluate(),
+      seed: setup.seed,
+      trials: setup.trials,
+      concurrency: 1,
+      logDir,
+      resume: true,
+      onEvent: (e) => {
+        if (e.type === 'warning') warnings.push(e.message);
+      },
+    });
+    expect(E.isRight(resumed), JSON.stringify(resumed)).toBe(true);
+    expect(warnings.filter((w) => w.includes('twice'))).toEqual([
+      `${file}:7: trial 2 was logged twice (first on line 3); kept the first record, dropped this one`,
+      `${file}:8: trial 3 was logged twice (first on line 4); kept the first record, dropped this one`,
+    ]);
+    const after = readLog(logDir);
+    expect(after.every((r) => r.objective !== -1)).toBe(true);
+    expect(results(after)).toEqual(results(await reference(setup, 'duplicates')));
+  });
+});

@@ -18,6 +18,7 @@ import { addRetrainCommand } from './retrain.ts';
 import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
+import { addUiCommand } from './ui.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
 export const buildProgram = (io: Io, setCode: (code: number) => void): Command => {
@@ -44,6 +45,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addRunCommand(program, io, setCode);
   addRetrainCommand(program, io, setCode);
   addSearchCommand(program, io, setCode);
+  addUiCommand(program, io, setCode);
 
   return program;
 };

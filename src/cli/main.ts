@@ -20,6 +20,7 @@ import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
 import { addWorkerCommand } from './worker.ts';
+import { addUiCommand } from './ui.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
 export const buildProgram = (io: Io, setCode: (code: number) => void): Command => {
@@ -48,6 +49,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addSearchCommand(program, io, setCode);
   addExportCommand(program, io, setCode);
   addWorkerCommand(program, io, setCode);
+  addUiCommand(program, io, setCode);
 
   return program;
 };

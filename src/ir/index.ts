@@ -7,6 +7,7 @@ export * from './ctx.ts';
 export * from './layers.ts';
 export * from './choice.ts';
 export * from './graph.ts';
+export * from './cost.ts';
 export * from './space.ts';
 export * from './apply.ts';
 export * from './restrict.ts';

@@ -14,6 +14,7 @@ import type { Architecture } from '../ir/apply.ts';
 import { numel, showShape } from '../ir/shape.ts';
 import { type Program, type ProgramParam, guardHolds } from '../compile/program.ts';
 import type { Gpu } from './device.ts';
+import type { ExecError } from './exec-errors.ts';
 import { type GpuError, type GpuErrorKind, gpuException, gpuReported } from './gpu-errors.ts';
 import type { ParamStore } from './params.ts';
 import type { ParamPool } from './param-pool.ts';
@@ -55,21 +56,7 @@ export interface InstantiateOptions {
   readonly pool?: ParamPool;
 }
 
-export type ExecError =
-  | { readonly tag: 'Gpu'; readonly error: GpuError; readonly message: string }
-  | { readonly tag: 'MissingParam'; readonly path: string; readonly message: string }
-  | { readonly tag: 'ParamSize'; readonly path: string; readonly expected: number; readonly got: number; readonly message: string }
-  | { readonly tag: 'InputCount'; readonly expected: number; readonly got: number; readonly message: string }
-  | { readonly tag: 'MissingInput'; readonly name: string; readonly message: string }
-  | { readonly tag: 'InputSize'; readonly name: string; readonly expected: number; readonly got: number; readonly message: string }
-  | { readonly tag: 'UnknownChoiceKey'; readonly key: string; readonly message: string }
-  | { readonly tag: 'MissingChoice'; readonly key: string; readonly message: string }
-  | { readonly tag: 'BadChoiceValue'; readonly key: string; readonly message: string }
-  | { readonly tag: 'ChoiceKindMismatch'; readonly message: string }
-  | { readonly tag: 'BadReadback'; readonly index: number; readonly message: string }
-  | { readonly tag: 'UnknownScalar'; readonly name: string; readonly message: string }
-  | { readonly tag: 'BadScalar'; readonly name: string; readonly value: number; readonly message: string }
-  | { readonly tag: 'Destroyed'; readonly message: string };
+export type { ExecError } from './exec-errors.ts';
 
 const gpuErr = (error: GpuError): ExecError => ({ tag: 'Gpu', error, message: error.message });
 

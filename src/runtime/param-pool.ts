@@ -19,7 +19,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import { type Shape, numel, showShape } from '../ir/shape.ts';
 import type { Gpu } from './device.ts';
 import { gpuException } from './gpu-errors.ts';
-import type { ExecError } from './execute.ts';
+import type { ExecError } from './exec-errors.ts';
 
 interface Entry {
   readonly buffer: GPUBuffer;

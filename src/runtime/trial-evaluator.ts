@@ -19,9 +19,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import type { OptimizerSpec } from '../compile/optimizer.ts';
 import { type Architecture, apply } from '../ir/apply.ts';
-import { type Graph, nodes, paramCount } from '../ir/graph.ts';
+import { type Graph, paramCount } from '../ir/graph.ts';
 import { seedRng } from '../ir/rng.ts';
-import { numel } from '../ir/shape.ts';
 import type { EpochMetrics } from './checkpoint.ts';
 import { type Dataset, splitDataset, subset } from './data/batches.ts';
 import type { DataError } from './data/idx.ts';
@@ -33,26 +32,9 @@ import type { Evaluate, TrialMetrics } from './trials.ts';
 // ---------------------------------------------------------------------------------------------------------
 // Costs
 
-/**
- * Multiply-accumulates per sample of the convolutions and linear layers of a graph (the ops that dominate a
- * CNN's cost; pooling, activations and additions are not counted). A convolution costs, per output value, one
- * MAC per weight of its group: `numel(output) · (Cin / groups) · kh · kw`; a linear layer `in · out`. Choices
- * are not looked through: count a fixed graph (after `apply`). NNI's and thop's counters report the same MAC
- * count under the name "FLOPs".
- *
- * @example
- * countMacs(fixed); // e.g. 452_000 for a [16, 14, 14] 3x3 convolution over 16 channels, plus the rest
- */
-export const countMacs = (g: Graph): number =>
-  nodes(g).reduce((sum, n) => {
-    const w = n.inputs[1]?.shape;
-    if (w === undefined) return sum;
-    // conv2d weight: [out, cin / groups, kh, kw]; each output value reads one group's cin/groups·kh·kw weights.
-    if (n.op.kind === 'conv2d') return sum + numel(n.shape) * numel(w.slice(1));
-    // linear weight: [out, in].
-    if (n.op.kind === 'linear') return sum + numel(w);
-    return sum;
-  }, 0);
+/** Moved to `src/ir/cost.ts` (a property of the graph); re-exported here for existing importers. */
+export { countMacs } from '../ir/cost.ts';
+import { countMacs } from '../ir/cost.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Data

@@ -29,7 +29,7 @@ import {
   truncateFile,
   writeJsonAtomic,
 } from './experiment-log.ts';
-import type { RunError, SearchEvent } from './trials.ts';
+import type { RunError, SearchEvent } from './trial-events.ts';
 
 /** What opening needs of the search. */
 interface Subject {

@@ -42,6 +42,7 @@ import {
   writeJsonAtomic,
 } from './experiment-log.ts';
 import { observedObjective, openExperiment, planResume } from './trials-resume.ts';
+import type { RunError, SearchEvent } from './trial-events.ts';
 
 export { planResume };
 
@@ -72,24 +73,7 @@ export interface TrialContext {
 /** Trains and evaluates one architecture. A throw or a non-finite objective records the trial as failed. */
 export type Evaluate = (trial: TrialContext) => Promise<TrialMetrics>;
 
-/** Progress of a search, for a live display or a log. */
-export type SearchEvent =
-  | { readonly type: 'resumed'; readonly finished: number; readonly replayed: readonly number[]; readonly rerun: readonly number[] }
-  | { readonly type: 'warning'; readonly message: string }
-  | { readonly type: 'trial-started'; readonly id: number; readonly arch: Architecture; readonly rerun: boolean }
-  | { readonly type: 'trial-epoch'; readonly id: number; readonly epoch: number; readonly metrics: Readonly<Record<string, number>>; readonly decision: 'continue' | 'stop' }
-  | { readonly type: 'trial-finished'; readonly record: TrialRecord }
-  | { readonly type: 'trial-failed'; readonly record: TrialRecord }
-  | { readonly type: 'best'; readonly record: TrialRecord }
-  | {
-      readonly type: 'progress';
-      readonly finished: number;
-      readonly budget: number;
-      readonly inFlight: number;
-      readonly best: TrialRecord | null;
-      /** Estimated time to finish the budget, null before anything can be estimated. */
-      readonly etaMs: number | null;
-    };
+export type { RunError, SearchEvent } from './trial-events.ts';
 
 /** Options of `runSearch`. */
 export interface SearchOptions {
@@ -112,16 +96,6 @@ export interface SearchOptions {
   /** Aborts the search: trials in flight are aborted, not recorded, and run again by a later resume. */
   readonly signal?: AbortSignal;
 }
-
-/** Why a search cannot start or continue; each names the option, file or trial at fault. */
-export type RunError =
-  | StrategyError
-  | LogError
-  | { readonly tag: 'BadOption'; readonly option: string; readonly message: string }
-  | { readonly tag: 'LogExists'; readonly dir: string; readonly message: string }
-  | { readonly tag: 'NothingToResume'; readonly dir: string; readonly message: string }
-  | { readonly tag: 'ResumeMismatch'; readonly field: string; readonly message: string }
-  | { readonly tag: 'InconsistentLog'; readonly file: string; readonly message: string };
 
 /** The outcome of a search. */
 export interface SearchResult {

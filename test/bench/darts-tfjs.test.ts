@@ -21,7 +21,7 @@ import { normalizeTrain, tfjsDartsInference, tfjsDartsTrainer } from '../../benc
 import { registerTfjsGradients } from '../../bench/training-tfjs.ts';
 import { type Graph, buildModel, nextFloat, randomArchitecture, searchSpace, seedRng } from '../../src/ir/index.ts';
 import { initParams } from '../../src/runtime/params.ts';
-import { type Evaluation, evaluate } from '../../src/runtime/reference.ts';
+import { type Evaluation, evaluate } from '../../src/reference/evaluate.ts';
 
 type Tf = typeof import('@tensorflow/tfjs-core');
 

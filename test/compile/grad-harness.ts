@@ -29,7 +29,7 @@ import { flatten, input, linear } from '../../src/ir/layers.ts';
 import { type Node, mkNode, topoOrder } from '../../src/ir/node.ts';
 import { type Rng, nextFloat, nextInt, seedRng } from '../../src/ir/rng.ts';
 import { numel } from '../../src/ir/shape.ts';
-import { type Evaluation, type RefParams, evaluate } from '../../src/runtime/reference.ts';
+import { type Evaluation, type RefParams, evaluate } from '../../src/reference/evaluate.ts';
 
 export const H = 1e-6;
 export const RTOL = 1e-5;

@@ -20,7 +20,7 @@ import type { Program } from '../../src/compile/program.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { Executable } from '../../src/runtime/execute.ts';
 import type { ParamStore } from '../../src/runtime/params.ts';
-import { type Evaluation, evaluate } from '../../src/runtime/reference.ts';
+import { type Evaluation, evaluate } from '../../src/reference/evaluate.ts';
 
 export interface Case {
   readonly batch: number;

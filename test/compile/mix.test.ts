@@ -15,7 +15,7 @@ import { nodes } from '../../src/ir/graph.ts';
 import { seedRng } from '../../src/ir/rng.ts';
 import type { SearchSpace } from '../../src/ir/space.ts';
 import { initParams } from '../../src/runtime/params.ts';
-import { evaluate } from '../../src/runtime/reference.ts';
+import { evaluate } from '../../src/reference/evaluate.ts';
 import { arbSupernet, arbValidArchitecture } from '../ir/arbitraries.ts';
 import { checkGrad, constantBatchNormChannel, randomValues, uniform } from './grad-harness.ts';
 

@@ -14,7 +14,7 @@ import { type OptimizerLayout, type OptimizerSpec, type TrainableProgram, resolv
 import type { BufferSpec, Program } from '../../src/compile/program.ts';
 import type { UpdateRule } from '../../src/compile/kernels/optimizer.ts';
 import { Executable } from '../../src/runtime/execute.ts';
-import { type ReferenceState, initialReferenceState, referenceClip, referenceStep } from '../../src/runtime/train-optimizer-reference.ts';
+import { type ReferenceState, initialReferenceState, referenceClip, referenceStep } from '../../src/reference/optimizer.ts';
 import { describeGpu } from '../gpu.ts';
 
 const SHAPES: readonly (readonly number[])[] = [[3, 5], [7], [2, 1, 3, 3]];

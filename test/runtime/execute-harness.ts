@@ -11,7 +11,7 @@ import { type LowerOptions, lower } from '../../src/compile/lower.ts';
 import type { Gpu } from '../../src/runtime/device.ts';
 import { type ChoiceInput, Executable } from '../../src/runtime/execute.ts';
 import { type ParamStore, paramSpecs } from '../../src/runtime/params.ts';
-import { type ChoiceSemantics, evaluate } from '../../src/runtime/reference.ts';
+import { type ChoiceSemantics, evaluate } from '../../src/reference/evaluate.ts';
 
 const fill = (n: number, rng: Rng, lo: number, hi: number): [Float32Array, Rng] => {
   const out = new Float32Array(n);

@@ -160,7 +160,7 @@ export const conv2dGradInputKernel = (o: Conv2dOptions): Kernel => {
   const ci = `(g * ${u(cinG)} + row0 + si)`;
   b += plainTileStore(tile, vecOut, cinG, cols, (c) => `(${c} / ${u(hw)}) * ${u(o.cin * hw)} + ${ci} * ${u(hw)} + ${c} % ${u(hw)}`);
   const wgsl =
-    `// ${o.label}: conv2d dx (implicit GEMM) ${o.batch}x${o.cout}x${oh}x${ow} -> ${o.cin}x${o.h}x${o.w} k${o.kh}x${o.kw}` +
+    `// conv2d dx (implicit GEMM) ${o.batch}x${o.cout}x${oh}x${ow} -> ${o.cin}x${o.h}x${o.w} k${o.kh}x${o.kw}` +
     ` s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups} tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}\n` +
     declare(bindings, (n) => n === 'out' && vecOut) +
     `@compute @workgroup_size(${tile.wgX}, ${tile.wgY}, 1)\n` +
@@ -253,7 +253,7 @@ export const conv2dGradWeightKernels = (o: Conv2dOptions): ConvGradWeight => {
   const co = `(g * ${u(coutG)} + row0 + si)`;
   b += plainTileStore(tile, vecOut, coutG, N, (c) => `part * ${u(o.cout * N)} + ${co} * ${u(N)} + ${c}`);
   const wgsl =
-    `// ${o.label}: conv2d dW (implicit GEMM, ${parts} part(s) of ${per} samples) x ${o.batch}x${o.cin}x${o.h}x${o.w} dy ${o.cout}x${oh}x${ow}` +
+    `// conv2d dW (implicit GEMM, ${parts} part(s) of ${per} samples) x ${o.batch}x${o.cin}x${o.h}x${o.w} dy ${o.cout}x${oh}x${ow}` +
     ` k${o.kh}x${o.kw} s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups} tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}\n` +
     declare(bindings, (n) => n === 'out' && vecOut) +
     `@compute @workgroup_size(${tile.wgX}, ${tile.wgY}, 1)\n` +

@@ -149,7 +149,7 @@ export const windowKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
     }),
   );
   const wgsl =
-    `// ${o.label}: conv2d (sliding window) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
+    `// conv2d (sliding window) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
     ` s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups}` +
     ` tile ${R}x${C} wg ${tile.wgX}x${tile.wgY}\n` +
     decl +

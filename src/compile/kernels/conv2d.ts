@@ -134,7 +134,7 @@ const gemmKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
     }),
   );
   const wgsl =
-    `// ${o.label}: conv2d (implicit GEMM) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
+    `// conv2d (implicit GEMM) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
     ` s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups}` +
     ` tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}${pointwise ? ' pointwise' : ''}\n` +
     decl +
@@ -197,7 +197,7 @@ const depthwiseKernel = (o: Conv2dOptions, e: Epilogue): Kernel => {
     scalarAt: outAt,
   });
   const wgsl =
-    `// ${o.label}: conv2d (depthwise, direct) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
+    `// conv2d (depthwise, direct) ${o.batch}x${o.cin}x${o.h}x${o.w} -> ${o.cout}x${oh}x${ow} k${o.kh}x${o.kw}` +
     ` s${o.stride.join('x')} p${o.padding.join('x')} d${o.dilation.join('x')} g${o.groups}\n` +
     decl +
     epilogueFunctions(e) +

@@ -231,7 +231,7 @@ export const matmulKernel = (o: MatmulOptions): Kernel => {
     }),
   );
   const wgsl =
-    `// ${o.label}: matmul M=${M} N=${N} K=${K} batch=${batch}${L.transA ? ' transA' : ''}${L.transB ? ' transB' : ''}` +
+    `// matmul M=${M} N=${N} K=${K} batch=${batch}${L.transA ? ' transA' : ''}${L.transB ? ' transB' : ''}` +
     ` tile ${tile.rows}x${tile.cols} wg ${tile.wgX}x${tile.wgY}${tile.shared ? ` shared k${tile.kTile}` : ''}\n` +
     decl +
     epilogueFunctions(e) +

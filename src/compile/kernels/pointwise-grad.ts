@@ -65,7 +65,7 @@ export const dropoutTrainKernel = (o: { readonly label: string; readonly n: numb
 @group(0) @binding(1) var<storage, read> seed: array<u32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
-// ${o.label}: dropout p=${o.p} site ${JSON.stringify(o.site).replace(/\*\//g, '* /')}
+// dropout p=${o.p}
 @compute @workgroup_size(${WORKGROUP_SIZE})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {${flatIndexPrologue(o.n, grid)}
   let keep = dropout_keep(seed[0], ${u32(siteId(o.site))}, ${index}, ${u32(dropoutThreshold(o.p))});

@@ -71,7 +71,7 @@ export const rowReduceKernels = (s: RowReduceSpec): RowReduce => {
 ${bindingDecls(bindings)}
 var<workgroup> red: array<f32, ${WG * T}>;
 
-// ${s.label}: ${s.rows} rows x ${s.length} terms in ${P} part(s)
+// row reduction: ${s.rows} rows x ${s.length} terms in ${P} part(s)
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
 ${linearWorkgroupWgsl(workgroups, total)}  let r = wid / ${u(P)};

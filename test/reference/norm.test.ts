@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { dropoutKeep, siteId } from '../../src/ir/counter-rng.ts';
-import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from '../../src/runtime/reference-norm.ts';
+import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from '../../src/reference/norm.ts';
 
 const floats = (n: number, lim = 5): fc.Arbitrary<number[]> => fc.array(fc.double({ min: -lim, max: lim, noNaN: true }), { minLength: n, maxLength: n });
 

@@ -8,7 +8,7 @@
  */
 import type { Shape } from '../ir/shape.ts';
 import { numel, windowOut } from '../ir/shape.ts';
-import type { Conv2dAttrs } from './reference-dense.ts';
+import type { Conv2dAttrs } from './dense.ts';
 
 /** Calls `f(xIndex, wIndex, yIndex)` for every multiply-add of conv2d's forward pass (in-range taps only). */
 const convTaps = (

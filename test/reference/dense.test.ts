@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { windowOut } from '../../src/ir/shape.ts';
-import { conv2dRef, linearRef } from '../../src/runtime/reference-dense.ts';
+import { conv2dRef, linearRef } from '../../src/reference/dense.ts';
 
 /** |a − b| ≤ tol·(1 + |b|) elementwise; float64 sums in different orders agree to ~1e-15 relative. */
 const expectClose = (a: ArrayLike<number>, b: ArrayLike<number>, tol = 1e-12): void => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
-import { addRef, concatRef, erf, erfc, gelu, sigmoid, unaryFn } from '../../src/runtime/reference-pointwise.ts';
+import { addRef, concatRef, erf, erfc, gelu, sigmoid, unaryFn } from '../../src/reference/pointwise.ts';
 
 // Values of CPython's math.erf / math.erfc (an independent C implementation), printed with repr().
 const ERF_TABLE: readonly (readonly [number, number])[] = [

@@ -15,7 +15,7 @@ import { type Node, mkNode } from '../../src/ir/node.ts';
 import type { Op } from '../../src/ir/ops.ts';
 import { nextFloat, seedRng } from '../../src/ir/rng.ts';
 import { initParams } from '../../src/runtime/params.ts';
-import { type EvaluateOptions, type RefError, evaluate } from '../../src/runtime/reference.ts';
+import { type EvaluateOptions, type RefError, evaluate } from '../../src/reference/evaluate.ts';
 
 const graphOf = (...outputs: Node[]): Graph => ({ inputs: [], outputs });
 const errorsOf = (r: E.Either<readonly RefError[], unknown>): readonly RefError[] => (E.isLeft(r) ? r.left : []);

@@ -4,7 +4,7 @@
  */
 import type { Pair, Shape } from '../ir/shape.ts';
 import { windowOut } from '../ir/shape.ts';
-import { type PoolAttrs, adaptiveWindow, avgPoolWindow } from './reference-pool.ts';
+import { type PoolAttrs, adaptiveWindow, avgPoolWindow } from './pool.ts';
 
 /**
  * ∂L/∂x of maxPool2d: each window's gradient goes to ONE element, the first maximum in row-major window order

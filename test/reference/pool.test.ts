@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { expect, it } from 'vitest';
 import { windowOut } from '../../src/ir/shape.ts';
-import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxNaN, maxPool2dRef } from '../../src/runtime/reference-pool.ts';
+import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxNaN, maxPool2dRef } from '../../src/reference/pool.ts';
 
 /** |a − b| ≤ 1e-12·(1 + |b|): float64 means summed in different orders. */
 const expectClose = (a: ArrayLike<number>, b: ArrayLike<number>): void => {

@@ -8,7 +8,7 @@
  */
 import type { Shape } from '../ir/shape.ts';
 import { numel } from '../ir/shape.ts';
-import { erfc, sigmoid } from './reference-pointwise.ts';
+import { erfc, sigmoid } from './pointwise.ts';
 
 export type ActivationKind = 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'gelu';
 

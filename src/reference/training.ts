@@ -12,16 +12,16 @@
 import type { Node } from '../ir/node.ts';
 import type { Op } from '../ir/ops.ts';
 import { numel } from '../ir/shape.ts';
-import { NodeFailure } from './reference-errors.ts';
+import { NodeFailure } from './errors.ts';
 import {
   batchNorm2dGradInputRef, batchNorm2dGradWeightRef, conv2dGradInputRef, conv2dGradWeightRef, linearGradInputRef, linearGradWeightRef, sumBatchRef,
-} from './reference-grad-dense.ts';
+} from './grad-dense.ts';
 import {
   activationGradRef, badLabel, crossEntropyGradRef, crossEntropyRef, logSoftmaxGradRef, sliceChannelsRef, softmaxGradRef, weightedSumGradRef,
   weightedSumRef,
-} from './reference-grad-pointwise.ts';
-import { adaptiveAvgPool2dGradRef, avgPool2dGradRef, globalAvgPoolGradRef, maxPool2dGradRef } from './reference-grad-pool.ts';
-import { batchNorm2dTrainRef, dropoutRef } from './reference-norm.ts';
+} from './grad-pointwise.ts';
+import { adaptiveAvgPool2dGradRef, avgPool2dGradRef, globalAvgPoolGradRef, maxPool2dGradRef } from './grad-pool.ts';
+import { batchNorm2dTrainRef, dropoutRef } from './norm.ts';
 
 export type TrainingOpKind =
   | 'fill' | 'choiceWeights' | 'weightedSum' | 'weightedScale' | 'weightedSumGrad' | 'batchNorm2dTrain' | 'batchNorm2dGradInput'

@@ -9,9 +9,9 @@ import { type Rng, nextFloat, seedRng } from '../../src/ir/rng.ts';
 import { numel } from '../../src/ir/shape.ts';
 import type { SearchSpace } from '../../src/ir/space.ts';
 import { type ParamStore, initParams } from '../../src/runtime/params.ts';
-import { conv2dRef, linearRef } from '../../src/runtime/reference-dense.ts';
-import { globalAvgPoolRef } from '../../src/runtime/reference-pool.ts';
-import { type EvaluateOptions, type RefError, evaluate } from '../../src/runtime/reference.ts';
+import { conv2dRef, linearRef } from '../../src/reference/dense.ts';
+import { globalAvgPoolRef } from '../../src/reference/pool.ts';
+import { type EvaluateOptions, type RefError, evaluate } from '../../src/reference/evaluate.ts';
 import { arbSupernet, arbValidArchitecture } from '../ir/arbitraries.ts';
 
 const build = (g: E.Either<unknown, Graph>): Graph => {

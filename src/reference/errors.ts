@@ -1,8 +1,8 @@
 /**
  * Errors of the CPU reference interpreter (reference.ts), shared by the files that evaluate its ops.
  */
-import type { ParamError } from './params.ts';
-import type { ChoiceError } from './reference-choice.ts';
+import type { ParamError } from '../runtime/params.ts';
+import type { ChoiceError } from './choice.ts';
 
 export type RefError =
   | ParamError

@@ -1,0 +1,387 @@
+/**
+ * The CPU reference interpreter: evaluates a graph (fixed or with choices) in plain TypeScript with float64
+ * accumulation. It is the oracle for every GPU kernel test and a fallback backend for tiny models.
+ *
+ * Values are batched NCHW arrays: a value of per-sample shape [C, H, W] is a flat Float64Array of batch·C·H·W,
+ * batch first. Unbatched values (`node.batched === false`: parameters, parameter gradients, losses, choice
+ * weights, constants) hold numel(shape) values; where one meets batched values elementwise (add, mul, concat,
+ * weighted sums) it is repeated for every sample. Parameters come from a store by path (float32, or float64 for
+ * finite differences). Evaluation is lazy: only what the outputs need under the choice semantics is computed (an
+ * unchosen candidate, or one of weight 0 — in a choice node or in a `weightedSum` over `choiceWeights` — is never
+ * evaluated, nor are its parameters required). Op semantics are PyTorch's; see the reference-*.ts kernels,
+ * reference-choice.ts for choices and reference-training.ts for the training and gradient ops. NaN propagates
+ * through every op except `zero` (a constant).
+ *
+ * Training: graphs from `trainingGraph` say "train" with explicit ops (batchNorm2dTrain, dropoutTrain), so they
+ * need no mode. The `mode: 'train'` option, which makes plain batchNorm2d and dropout behave as those ops, stays
+ * for compatibility with forward-only callers.
+ *
+ * @example
+ * const r = evaluate(graph, { batch: 2, inputs: { x }, params: store, mode: 'eval' });
+ * if (E.isRight(r)) r.right.outputs[0]; // Float64Array of 2·10 logits
+ */
+import * as E from 'fp-ts/lib/Either.js';
+import type { Graph } from '../ir/graph.ts';
+import { type Node, topoOrder } from '../ir/node.ts';
+import { isChoice } from '../ir/ops.ts';
+import { numel, showShape } from '../ir/shape.ts';
+import type { ParamStore } from '../runtime/params.ts';
+import { type ChoiceSemantics, type Resolved, resolveChoice, weightedSum } from './choice.ts';
+import { NodeFailure, type RefError } from './errors.ts';
+import { evalTrainingOp, tile } from './training.ts';
+import { conv2dRef, linearRef } from './dense.ts';
+import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from './norm.ts';
+import { addRef, concatRef, mapRef, mulRef, unaryFn, zeroRef } from './pointwise.ts';
+import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxPool2dRef } from './pool.ts';
+
+export type { ChoiceSemantics } from './choice.ts';
+export type { RefError } from './errors.ts';
+
+/** Parameter values by path: a `ParamStore` (float32), or float64 arrays (finite differences need them). */
+export type RefParams = ReadonlyMap<string, Float32Array | Float64Array>;
+
+export interface EvaluateOptions {
+  readonly batch: number;
+  /** Batched inputs by input name (the graph's input nodes are named, 'x' by default). */
+  readonly inputs: Readonly<Record<string, Float32Array | Float64Array>>;
+  readonly params: RefParams;
+  /**
+   * 'train': plain batchNorm2d uses batch statistics (and updates running ones), plain dropout drops. Default
+   * 'eval'. Training graphs do not need it: they use batchNorm2dTrain and dropoutTrain, which always train.
+   */
+  readonly mode?: 'eval' | 'train';
+  /** Required when the graph has choice nodes. */
+  readonly choices?: ChoiceSemantics;
+  /** The run-time weights of each `choiceWeights` leaf (a mixed graph), by key: n values for a leaf of n. */
+  readonly choiceWeights?: Readonly<Record<string, readonly number[]>>;
+  /** The dropout seed of this step (counter RNG); 0 when omitted. */
+  readonly seed?: number;
+}
+
+export interface Evaluation {
+  /** One batched array per graph output. */
+  readonly outputs: readonly Float64Array[];
+  /** Every computed (present) value by node id, for inspecting intermediate results. */
+  readonly values: ReadonlyMap<string, Float64Array>;
+  /**
+   * New running_mean / running_var of every BatchNorm trained (batchNorm2dTrain, or batchNorm2d in 'train' mode),
+   * by parameter path; present in 'train' mode and whenever a batchNorm2dTrain was evaluated.
+   */
+  readonly updatedStats?: ParamStore;
+}
+
+/** The value of a node whose input choice chose nothing. */
+interface Absent {
+  readonly absent: string; // the key
+}
+type Value = Float64Array | Absent;
+const isAbsent = (v: Value): v is Absent => !(v instanceof Float64Array);
+
+/** What the outputs need: the nodes to evaluate, and each choice node's resolution. Collects all errors. */
+const demand = (g: Graph, o: EvaluateOptions, errors: RefError[]): { needed: Set<string>; resolved: Map<string, Resolved> } => {
+  const order = topoOrder(g.outputs);
+  const needed = new Set(g.outputs.map((n) => n.id));
+  const resolved = new Map<string, Resolved>();
+  const reported = new Set<string>();
+  const report = (id: string, e: RefError): void => {
+    if (!reported.has(id)) errors.push(e);
+    reported.add(id);
+  };
+  // Below a choice that cannot be resolved, nothing is known to be needed; its candidates are still explored
+  // for further choice errors (not for parameters, which may legitimately be missing there).
+  const explored = new Set<string>();
+  for (let i = order.length - 1; i >= 0; i--) {
+    const n = order[i]!;
+    const op = n.op;
+    if (!needed.has(n.id)) {
+      if (!explored.has(n.id)) continue;
+      if (isChoice(op)) {
+        const r = resolveChoice(op, n.inputs.length, n.name, o.choices);
+        if ('tag' in r) report(`choice:${op.key}:${r.message}`, r);
+      }
+      for (const x of n.inputs) explored.add(x.id);
+      continue;
+    }
+    if (isChoice(op)) {
+      const r = resolveChoice(op, n.inputs.length, n.name, o.choices);
+      if ('tag' in r) {
+        report(`choice:${op.key}:${r.message}`, r);
+        for (const x of n.inputs) explored.add(x.id);
+      } else {
+        resolved.set(n.id, r);
+        for (const k of r.indices) needed.add(n.inputs[k]!.id);
+      }
+      continue;
+    }
+    if (op.kind === 'choiceWeights') {
+      const w = o.choiceWeights?.[op.key];
+      if (w === undefined) {
+        report(`weights:${op.key}`, { tag: 'MissingChoice', key: op.key, message: `the choice weights have no entry for key '${op.key}' (${op.n} values, needed at ${n.name}); pass choiceWeights` });
+      } else if (w.length !== op.n) {
+        report(`weights:${op.key}`, { tag: 'BadChoice', key: op.key, message: `choice weights for '${op.key}' have ${w.length} values, but ${n.name} needs ${op.n}` });
+      }
+    }
+    if (op.kind === 'weightedSum') {
+      // Over run-time weights that are known now, a candidate of weight 0 is not needed (mixed semantics).
+      const w = n.inputs[0]!.op.kind === 'choiceWeights' ? o.choiceWeights?.[n.inputs[0]!.op.key] : undefined;
+      if (w !== undefined && w.length === n.inputs.length - 1) {
+        needed.add(n.inputs[0]!.id);
+        n.inputs.slice(1).forEach((c, i) => {
+          if (w[i] !== 0) needed.add(c.id);
+        });
+        continue;
+      }
+    }
+    if (op.kind === 'param') {
+      const v = o.params.get(op.path);
+      const want = numel(op.shape);
+      if (v === undefined) {
+        report(`param:${op.path}`, { tag: 'MissingParam', path: op.path, message: `parameter '${op.path}' ${showShape(op.shape)} is missing from the store` });
+      } else if (v.length !== want) {
+        report(`param:${op.path}`, {
+          tag: 'ParamSize',
+          path: op.path,
+          expected: want,
+          got: v.length,
+          message: `parameter '${op.path}' should have ${want} values (shape ${showShape(op.shape)}), the store has ${v.length}`,
+        });
+      }
+    }
+    for (const x of n.inputs) needed.add(x.id);
+  }
+  return { needed, resolved };
+};
+
+const checkInputs = (g: Graph, o: EvaluateOptions, errors: RefError[]): void => {
+  if (!(Number.isInteger(o.batch) && o.batch >= 1)) {
+    errors.push({ tag: 'BadBatch', batch: o.batch, message: `batch must be a positive integer, got ${o.batch}` });
+    return;
+  }
+  const inputNodes = new Map<string, Node>();
+  for (const n of [...g.inputs, ...topoOrder(g.outputs)]) if (n.op.kind === 'input') inputNodes.set(n.op.name, n);
+  for (const [name, n] of inputNodes) {
+    const x = o.inputs[name];
+    const want = o.batch * numel(n.shape);
+    if (x === undefined) errors.push({ tag: 'MissingInput', name, message: `input '${name}' ${showShape(n.shape)} is missing` });
+    else if (x.length !== want) {
+      errors.push({
+        tag: 'InputSize',
+        name,
+        expected: want,
+        got: x.length,
+        message: `input '${name}' should have batch ${o.batch} × ${showShape(n.shape)} = ${want} values, got ${x.length}`,
+      });
+    }
+  }
+  for (const name of Object.keys(o.inputs)) {
+    if (!inputNodes.has(name)) errors.push({ tag: 'UnexpectedInput', name, message: `input '${name}' is not an input of the graph (inputs: ${[...inputNodes.keys()].join(', ')})` });
+  }
+};
+
+/**
+ * Evaluates `graph`'s outputs. Errors (all collected): a bad batch, missing/unexpected/mis-sized inputs, missing
+ * or mis-sized parameters (named by path), missing or invalid choices (named by key), an absent value flowing
+ * into an op other than add, BatchNorm training on a single value per channel.
+ */
+export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly RefError[], Evaluation> => {
+  const errors: RefError[] = [];
+  checkInputs(graph, o, errors);
+  if (errors.some((e) => e.tag === 'BadBatch')) return E.left(errors);
+  const { needed, resolved } = demand(graph, o, errors);
+  if (errors.length > 0) return E.left(errors);
+
+  const batch = o.batch;
+  const values = new Map<string, Value>();
+  const failed = new Set<string>();
+  const stats = new Map<string, Float32Array>();
+  let trained = false; // whether a batchNorm2dTrain ran: then updatedStats is reported whatever the mode
+  const paramValues = new Map<string, Float64Array>();
+  /** A parameter read as a value (an unbatched input of an elementwise or gradient op). */
+  const paramValue = (path: string): Float64Array => {
+    const seen = paramValues.get(path);
+    if (seen !== undefined) return seen;
+    const v = Float64Array.from(o.params.get(path)!);
+    paramValues.set(path, v);
+    return v;
+  };
+  const rowsOf = (n: Node): number => (n.batched ? batch : 1);
+  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
+  const operand = (n: Node, user: Node): Float64Array => {
+    const v = act(n, user);
+    return user.batched && !n.batched ? tile(v, batch) : v;
+  };
+
+  const param = (n: Node, user: Node): ArrayLike<number> => {
+    if (n.op.kind !== 'param') {
+      throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} reads its weights from ${n.name} (${n.op.kind}), which is not a parameter` });
+    }
+    return o.params.get(n.op.path)!;
+  };
+  const optParam = (n: Node | undefined, user: Node): ArrayLike<number> | undefined => (n === undefined ? undefined : param(n, user));
+  const act = (n: Node, user: Node): Float64Array => {
+    if (n.op.kind === 'param') return paramValue(n.op.path);
+    const v = values.get(n.id);
+    if (v === undefined) {
+      throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} takes a parameter (${n.name}) as an activation` });
+    }
+    if (isAbsent(v)) {
+      throw new NodeFailure({
+        tag: 'AbsentValue',
+        key: v.absent,
+        consumer: user.name,
+        message: `input choice '${v.absent}' chose nothing, but ${user.name} (${user.op.kind}) needs its value; only add() accepts an absent input`,
+      });
+    }
+    return v;
+  };
+
+  const evalNode = (n: Node): Value => {
+    const op = n.op;
+    const x0 = (): Float64Array => act(n.inputs[0]!, n);
+    const s0 = n.inputs[0]?.shape ?? [];
+    switch (op.kind) {
+      case 'input': {
+        return Float64Array.from(o.inputs[op.name]!); // a copy: the caller may reuse its array
+      }
+      case 'param':
+        throw new Error('parameters are read by their users, never evaluated');
+      case 'conv2d':
+        return conv2dRef(x0(), batch, s0, param(n.inputs[1]!, n), n.inputs[1]!.shape, optParam(n.inputs[2], n), op).out;
+      case 'linear':
+        return linearRef(x0(), batch, s0[0]!, param(n.inputs[1]!, n), n.shape[0]!, optParam(n.inputs[2], n));
+      case 'batchNorm2d': {
+        const p = {
+          runningMean: param(n.inputs[1]!, n),
+          runningVar: param(n.inputs[2]!, n),
+          eps: op.eps,
+          ...(op.affine ? { weight: param(n.inputs[3]!, n), bias: param(n.inputs[4]!, n) } : {}),
+        };
+        if (o.mode !== 'train') return batchNorm2dEvalRef(x0(), batch, s0, p);
+        if (batch * numel(s0.slice(1)) < 2) {
+          throw new NodeFailure({ tag: 'BatchNormSingleValue', node: n.name, message: `${n.name}: batchNorm2d in training needs more than one value per channel (batch ${batch} × ${s0.slice(1).join('×')})` });
+        }
+        const r = batchNorm2dTrainRef(x0(), batch, s0, { ...p, momentum: op.momentum });
+        const [rm, rv] = [n.inputs[1]!.op, n.inputs[2]!.op];
+        if (rm.kind === 'param') stats.set(rm.path, Float32Array.from(r.runningMean));
+        if (rv.kind === 'param') stats.set(rv.path, Float32Array.from(r.runningVar));
+        return r.out;
+      }
+      case 'relu':
+      case 'relu6':
+      case 'sigmoid':
+      case 'tanh':
+      case 'gelu':
+        return mapRef(x0(), unaryFn(op.kind));
+      case 'identity':
+      case 'flatten':
+      case 'reshape':
+        return x0(); // same data, new shape: values are immutable, so sharing the array is safe
+      case 'scale':
+        return mapRef(x0(), (v) => v * op.factor);
+      case 'zero':
+        return zeroRef(rowsOf(n), n.shape);
+      case 'add': {
+        // Absent inputs are left out; when all are absent, so is the sum.
+        const vs = n.inputs.map((i) => {
+          const v = values.get(i.id);
+          return v !== undefined && isAbsent(v) ? v : operand(i, n);
+        });
+        const present = vs.filter((v): v is Float64Array => !isAbsent(v));
+        return present.length === 0 ? vs[0]! : addRef(present);
+      }
+      case 'mul':
+        return mulRef(operand(n.inputs[0]!, n), operand(n.inputs[1]!, n));
+      case 'concat':
+        return concatRef(n.inputs.map((i) => ({ data: operand(i, n), shape: i.shape })), rowsOf(n));
+      case 'maxPool2d':
+        return maxPool2dRef(x0(), batch, s0, op).out;
+      case 'avgPool2d':
+        return avgPool2dRef(x0(), batch, s0, op).out;
+      case 'globalAvgPool':
+        return globalAvgPoolRef(x0(), batch, s0);
+      case 'adaptiveAvgPool2d':
+        return adaptiveAvgPool2dRef(x0(), batch, s0, op.output).out;
+      case 'dropout':
+        return o.mode !== 'train' || op.p === 0 ? x0() : dropoutRef(x0(), batch, s0, { p: op.p, channelwise: op.channelwise, site: op.site, seed: o.seed ?? 0 });
+      case 'softmax':
+      case 'logSoftmax':
+        return softmaxRef(x0(), rowsOf(n), s0, op.kind === 'logSoftmax');
+      case 'layerChoice':
+      case 'inputChoice':
+        return evalChoice(n, resolved.get(n.id)!);
+      case 'absent':
+        return { absent: op.key };
+      default:
+        if (op.kind === 'batchNorm2dTrain') trained = true;
+        return evalTrainingOp(n, op, {
+          batch,
+          seed: o.seed ?? 0,
+          input: (i) => act(n.inputs[i]!, n),
+          computed: (i) => {
+            const v = values.get(n.inputs[i]!.id);
+            return v === undefined || isAbsent(v) ? undefined : v;
+          },
+          weight: (i) => param(n.inputs[i]!, n),
+          choiceWeights: (key) => o.choiceWeights![key]!,
+          setStat: (path, v) => stats.set(path, Float32Array.from(v)),
+        });
+    }
+  };
+
+  /** A choice node under its resolution: see reference-choice.ts for the semantics. */
+  const mixing = o.choices?.kind === 'mix';
+  const evalChoice = (n: Node, r: Resolved): Value => {
+    const op = n.op;
+    if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('not a choice');
+    const terms = r.indices.map((i, j) => ({ v: values.get(n.inputs[i]!.id)!, w: r.weights[j]! }));
+    const scaled = (t: { readonly v: Value; readonly w: number }): Value => (isAbsent(t.v) || t.w === 1 ? t.v : t.v.map((x) => x * t.w));
+    if (op.kind === 'inputChoice' && op.reduction === 'none') {
+      // The input at this node's position among the chosen ones (absent passes through, as apply).
+      const t = terms[op.position];
+      if (t === undefined || isAbsent(t.v)) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+      return scaled(t);
+    }
+    // One chosen input: the input itself (absent included), as apply.
+    if (terms.length === 1 && !(mixing && isAbsent(terms[0]!.v))) return scaled(terms[0]!);
+    if (op.kind === 'inputChoice' && op.reduction === 'concat') {
+      // act() rejects an absent input: concatenation needs every chosen value.
+      const xs = terms.map((t, j) => ({ x: act(n.inputs[r.indices[j]!]!, n), w: t.w }));
+      return concatRef(xs.map(({ x, w }) => ({ data: w === 1 ? x : x.map((v) => v * w), shape: n.inputs[0]!.shape })), batch);
+    }
+    const present = terms.flatMap((t) => (isAbsent(t.v) ? [] : [{ x: t.v, w: t.w }]));
+    if (present.length === 0) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+    const sum = weightedSum(present);
+    if (op.kind === 'inputChoice' && op.reduction === 'mean') {
+      const factor = 1 / terms.reduce((s, t) => s + t.w, 0);
+      return sum.map((v) => v * factor);
+    }
+    return sum;
+  };
+
+  for (const n of topoOrder(graph.outputs)) {
+    if (!needed.has(n.id) || n.op.kind === 'param') continue;
+    if (n.inputs.some((i) => failed.has(i.id))) {
+      failed.add(n.id);
+      continue;
+    }
+    try {
+      values.set(n.id, evalNode(n));
+    } catch (e) {
+      if (!(e instanceof NodeFailure)) throw e;
+      errors.push(e.error);
+      failed.add(n.id);
+    }
+  }
+
+  const outputs: Float64Array[] = [];
+  graph.outputs.forEach((n, i) => {
+    const v = n.op.kind === 'param' ? paramValue(n.op.path) : values.get(n.id);
+    if (v === undefined) return; // failed: already reported
+    if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
+    else outputs.push(v);
+  });
+  if (errors.length > 0) return E.left(errors);
+  const present = new Map<string, Float64Array>();
+  for (const [id, v] of values) if (!isAbsent(v)) present.set(id, v);
+  return E.right({ outputs, values: present, ...(o.mode === 'train' || trained ? { updatedStats: stats } : {}) });
+};

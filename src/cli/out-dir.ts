@@ -10,7 +10,7 @@
  * const out = prepareOut('runs/x');            // Either<string, string>: the absolute path, or one line
  * const lock = await lockOut(out.right);      // Either<string, () => void>: release, or who holds it
  */
-import { accessSync, constants, existsSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -50,6 +50,18 @@ export const prepareOut = (dir: string, flag = '--out'): E.Either<string, string
     return E.left(`${flag} ${abs}: ${reason(e)}; choose another ${flag}`);
   }
   return E.right(abs);
+};
+
+/**
+ * Removes `dir` when it holds nothing but (released) lock files: what a command that created `dir` and was then
+ * refused leaves behind. Anything else in it is kept.
+ */
+export const removeIfEmpty = (dir: string): void => {
+  try {
+    if (readdirSync(dir).every((f) => f === LOCK_DIR || f === LOCK_OWNER)) rmSync(dir, { recursive: true, force: true });
+  } catch {
+    // Gone already, or unreadable: nothing to clean.
+  }
 };
 
 const readOwner = (dir: string): Owner | undefined => {

@@ -40,7 +40,7 @@ import { type SearchData, type TrialTraining, retrainArchitecture, searchData, t
 import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
-import { lockOut, prepareOut } from './out-dir.ts';
+import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 import { searchThroughQueue } from './search-queue.ts';
 import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
@@ -293,6 +293,8 @@ const loadData = (s: SearchSettings, graph: Graph): E.Either<readonly { readonly
  * created, checked writable and locked (src/cli/out-dir.ts) before any other work.
  */
 export const searchCommand = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
+  // A directory this command creates and that a refusal leaves empty is removed again: a refused command leaves nothing.
+  const created = !existsSync(resolve(flags.out));
   const out = prepareOut(flags.out);
   if (E.isLeft(out)) {
     io.err(`error: ${out.left}\n`);
@@ -303,10 +305,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
     io.err(`error: ${lock.left}\n`);
     return EXIT_USAGE;
   }
+  let code: number = EXIT_ERRORS;
   try {
-    return await searchCommandLocked(model, flags, given, io);
+    code = await searchCommandLocked(model, flags, given, io);
+    return code;
   } finally {
     lock.right();
+    if (created && code !== 0) removeIfEmpty(out.right);
   }
 };
 

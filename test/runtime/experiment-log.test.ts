@@ -52,7 +52,7 @@ describe('trials.jsonl', () => {
     expect(text.split('\n')).toHaveLength(3); // two lines and the empty text after the last newline
     expect(text).toContain('"loss":"NaN"');
     const parsed = parseTrialLog('t.jsonl', text);
-    expect(parsed).toEqual(E.right({ records: rs, validBytes: Buffer.byteLength(text), truncatedLine: null }));
+    expect(parsed).toEqual(E.right({ records: rs, validBytes: Buffer.byteLength(text), truncatedLine: null, duplicates: [] }));
   });
 
   it('drops a truncated last line and says how many bytes are valid', () => {

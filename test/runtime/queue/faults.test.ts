@@ -107,6 +107,9 @@ describe('the trial queue under faults (real redis-server, worker processes)', (
     expect(ids('run-resume')).toEqual([0, 1, 2, 3]);
     expect(logLines('run-resume').every((r) => r.status === 'succeeded')).toBe(true);
     for (const id of [0, 1, 2, 3]) expect(count(w.out(), new RegExp(`^trial ${id} started`, 'gm')), `trial ${id}:\n${w.out()}`).toBe(1);
+    // Trial 2 was in flight when the first controller died: the resumed one recorded it.
+    expect(count(s1.err(), /^trial #2 \(/gm)).toBe(0);
+    expect(count(s2.err(), /^trial #2 \(/gm)).toBe(1);
     // The resumed controller kept the experiment's key and queue (queue.json), so it waited for the old jobs.
     expect(JSON.parse(readFileSync(join(dir, 'run-resume', 'queue.json'), 'utf8'))).toMatchObject({ queueName: 'resume' });
   });

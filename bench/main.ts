@@ -17,12 +17,13 @@ import { inferenceSection } from './inference.ts';
 import { mainJobSection } from './main-job.ts';
 import { matmulSection } from './matmul.ts';
 import { oneshotSection } from './oneshot.ts';
+import { queueSection } from './queue.ts';
 import { trainingDartsSection, trainingSection } from './training.ts';
 import type { BenchSection, Row } from './section.ts';
 import { type Tfjs, setupTfjs } from './tfjs.ts';
 
 // training-darts (the 8-cell mixed supernet) takes ~4 min on lavapipe with a warm shader cache, ~11 min cold.
-const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection];
+const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection, queueSection];
 
 const args = process.argv.slice(2);
 const onlyArg = args.find((a, i) => a.startsWith('--only=') || args[i - 1] === '--only');

@@ -316,14 +316,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
 };
 
 const searchCommandLocked = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
-  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
-  if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
-    return oneShotCommand(model, flags, given, io);
-  }
-  if (flags.queue !== undefined && isOneShot(flags.strategy)) {
+  const oneShot = isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out));
+  if (flags.queue !== undefined && oneShot) {
     io.err(`error: --queue is for classic searches (trials); a one-shot search trains one supernet in process\n`);
     return EXIT_USAGE;
   }
+  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
+  if (oneShot) return oneShotCommand(model, flags, given, io);
   if (flags.inherit === true) {
     io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
     return EXIT_USAGE;

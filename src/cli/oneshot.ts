@@ -43,6 +43,8 @@ import { reportLoadErrors } from './space.ts';
 
 /** Exit code of an interrupted search (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
+/** Exit code of a search stopped by SIGTERM (128 + 15). */
+const EXIT_TERMINATED = 143;
 
 /** Whether `name` is a one-shot algorithm. */
 export const isOneShot = (name: string): name is OneShotName => (ONE_SHOT_NAMES as readonly string[]).includes(name);
@@ -274,10 +276,15 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
   const progress = stepLines(progressReporter(stderr), stderr);
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = (): void => {
+  let exitCode = EXIT_INTERRUPTED;
+  // SIGINT and SIGTERM: the epoch in progress (SPOS' evolution: the generation in progress) runs to its end and is
+  // checkpointed, then the search stops (exit 128 + the signal) and says how to resume; a second signal quits at
+  // once, losing that epoch (a resume restarts it). SIGKILL cannot be caught: a resume restarts the epoch it cut.
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-    progress.note('interrupted: stopping after the current epoch (Ctrl-C again to quit at once); continue later with --resume');
+    exitCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (interrupts > 1) process.exit(exitCode);
+    progress.note(`interrupted (${signal}): finishing the epoch in progress (SPOS' evolution: the generation in progress) and checkpointing it, then stopping; ${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once and loses that epoch`);
     controller.abort(new Error('interrupted'));
   };
   try {
@@ -287,7 +294,8 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     io.err(`data     ${s.data}: ${d.train.n} images train the weights, ${d.valid.n} drive the architecture; retrain ${d.retrain.n}, test ${d.test.n}\n`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`);
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const common = {
       gpu,
       train: d.train,
@@ -312,19 +320,23 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     } else {
       result = await oneShotSearch(graph, { ...common, driver: (driver as E.Right<never>).right, epochs: s.epochs });
     }
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (E.isLeft(result)) {
       for (const e of result.left) io.err(`error: ${e.message}\n`);
       return EXIT_ERRORS;
     }
     const r = result.right;
     if (r.aborted) {
-      io.out(`search interrupted after ${r.history.length} epoch${r.history.length === 1 ? '' : 's'}: continue it with --resume\n`);
-      return EXIT_INTERRUPTED;
+      const done = r.history.length;
+      const where = done >= s.epochs ? `after its ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, in its evolution (checkpointed after the last whole generation)` : `after epoch ${done} of ${s.epochs}${name === 'pdarts' ? ' (this stage)' : ''} (checkpointed)`;
+      io.out(`search interrupted ${where}; no architecture derived. Continue it with:\n  nasgraph search ${model} --out ${flags.out} --resume\n`);
+      return exitCode;
     }
     return await finish(io, { model, graph, s, d, dir, r, gpu, inherit: s.inherit, progress: progressReporter(stderr) });
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     gpu.destroy();
   }
 };

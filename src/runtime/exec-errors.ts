@@ -16,4 +16,5 @@ export type ExecError =
   | { readonly tag: 'BadReadback'; readonly index: number; readonly message: string }
   | { readonly tag: 'UnknownScalar'; readonly name: string; readonly message: string }
   | { readonly tag: 'BadScalar'; readonly name: string; readonly value: number; readonly message: string }
-  | { readonly tag: 'Destroyed'; readonly message: string };
+  | { readonly tag: 'Destroyed'; readonly message: string }
+  | { readonly tag: 'Unsupported'; readonly message: string };

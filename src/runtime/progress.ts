@@ -17,6 +17,11 @@ export interface ProgressSink {
   readonly epochEnd: (m: EpochMetrics, epochs: number) => void;
   /** A note (e.g. 'resuming from …'). */
   readonly note: (text: string) => void;
+  /** A long phase that is not an epoch begins (SPOS' evolution: `total` candidates to score, `done` already scored). */
+  readonly phaseStart?: (name: string, total: number, done: number) => void;
+  /** `done` of `total` units of the phase finished; `detail` e.g. "best 81.25%". */
+  readonly phaseStep?: (done: number, total: number, detail: string) => void;
+  readonly phaseEnd?: () => void;
 }
 
 /** A sink that shows nothing. */

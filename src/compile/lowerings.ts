@@ -14,7 +14,7 @@ import { numel } from '../ir/shape.ts';
 import type { Emission, Emitter, HeadKind, Lowering, Lowerings } from './emitter.ts';
 import { conv2dKernel } from './kernels/conv2d.ts';
 import { conv2dGradInputKernel, conv2dGradWeightKernels, depthwiseGradInputKernel, depthwiseGradWeightKernels, isDepthwise } from './kernels/conv2d-grad.ts';
-import { addExpr, concatSliceKernel, copyKernel, ewKernel, zeroKernel } from './kernels/elementwise.ts';
+import { addExpr, concatSliceKernel, copyKernel, ewKernel, stridedCopyKernel, zeroKernel } from './kernels/elementwise.ts';
 import { crossEntropyGradKernel, crossEntropyKernels } from './kernels/loss.ts';
 import { matmulKernel } from './kernels/matmul.ts';
 import { MIX_CHUNK, MIX_GRAD_CHUNK, weightedScaleKernel, weightedSumChunkKernel, weightedSumGradKernels } from './kernels/mix.ts';
@@ -224,6 +224,13 @@ export const LOWERINGS: Lowerings = {
       offset += c;
     });
   }),
+  slice: kernel('any', 'none', (_, m) => {
+    const src = m.head.inputs[0]!.shape;
+    const ones = src.map(() => 1);
+    const zeros = src.map(() => 0);
+    const copy = { label: m.label, rows: m.rows, src, dst: m.head.shape, window: m.head.shape, srcStart: m.op.start, srcStep: m.op.step, dstStart: zeros, dstStep: ones };
+    m.one(stridedCopyKernel({ ...copy, zeroElsewhere: false }), [m.ins[0]!, m.out]);
+  }),
   maxPool2d: kernel('any', 'pool', poolEmit),
   avgPool2d: kernel('any', 'pool', poolEmit),
   globalAvgPool: kernel('any', 'pool', poolEmit),
@@ -289,6 +296,12 @@ export const LOWERINGS: Lowerings = {
   avgPool2dGrad: kernel('training', 'none', poolGradEmit),
   adaptiveAvgPool2dGrad: kernel('training', 'none', poolGradEmit),
   globalAvgPoolGrad: kernel('training', 'none', poolGradEmit),
+  sliceGrad: kernel('training', 'none', (_, m) => {
+    // dy placed on the slice's lattice of the input, zeros elsewhere: every element of ∂L/∂x written once.
+    const dy = m.head.inputs[0]!.shape;
+    const copy = { label: m.label, rows: m.rows, src: dy, dst: m.op.inputShape, window: dy, srcStart: dy.map(() => 0), srcStep: dy.map(() => 1), dstStart: m.op.start, dstStep: m.op.step };
+    m.one(stridedCopyKernel({ ...copy, zeroElsewhere: true }), [m.ins[0]!, m.out]);
+  }),
   sliceChannels: kernel('training', 'none', (_, m) => {
     const x = m.head.inputs[0]!;
     m.one(sliceChannelsKernel({ label: m.label, rows: m.rows, channels: x.shape[0]!, inner: numel(x.shape) / x.shape[0]!, start: m.op.start, count: m.op.count }), [m.ins[0]!, m.out]);

@@ -45,6 +45,11 @@ export type Op =
   | { readonly kind: 'mul' }
   /** Concatenation along channels (the first per-sample axis). */
   | { readonly kind: 'concat' }
+  /**
+   * `x[start₀:stop₀:step₀, start₁:stop₁:step₁, …]` over the per-sample axes (Python's slice, every bound explicit
+   * and in range, steps ≥ 1): channel and spatial crops and strided samplings, e.g. DARTS' `x[:, :, 1::2, 1::2]`.
+   */
+  | { readonly kind: 'slice'; readonly start: Shape; readonly stop: Shape; readonly step: Shape }
   | { readonly kind: 'maxPool2d'; readonly kernel: Pair; readonly stride: Pair; readonly padding: Pair }
   | { readonly kind: 'avgPool2d'; readonly kernel: Pair; readonly stride: Pair; readonly padding: Pair; readonly countIncludePad: boolean }
   /** Mean over H and W: [C, H, W] → [C]. */
@@ -111,6 +116,8 @@ export type Op =
   | { readonly kind: 'avgPool2dGrad'; readonly kernel: Pair; readonly stride: Pair; readonly padding: Pair; readonly countIncludePad: boolean; readonly inputShape: Shape }
   | { readonly kind: 'adaptiveAvgPool2dGrad'; readonly inputShape: Shape }
   | { readonly kind: 'globalAvgPoolGrad'; readonly inputShape: Shape }
+  /** inputs: [dy] → ∂L/∂x of `slice`: dy placed at the sliced positions of a zero tensor of `inputShape`. */
+  | { readonly kind: 'sliceGrad'; readonly start: Shape; readonly stop: Shape; readonly step: Shape; readonly inputShape: Shape }
   /** Channels [start, start + count) of a [C, …] value (the VJP of concat). */
   | { readonly kind: 'sliceChannels'; readonly start: number; readonly count: number }
   /** inputs: [y, dy] where y = softmax(x): y·(dy − Σ y·dy). */
@@ -327,6 +334,30 @@ const crossEntropyShape = (node: string, op: OpOf<'crossEntropy' | 'crossEntropy
   return op.kind === 'crossEntropy' ? [1] : shapes[0]!;
 };
 
+/** The shape of `x[start:stop:step]` per axis of `x` (shape `s`), checking every bound. */
+const sliceShape = (node: string, op: Op & { readonly start: Shape; readonly stop: Shape; readonly step: Shape }, s: Shape, shapes: readonly Shape[]): Shape => {
+  if (op.start.length !== s.length || op.stop.length !== s.length || op.step.length !== s.length) {
+    mismatch(node, op, shapes, `needs start, stop and step for each of the ${s.length} axes of ${showShape(s)}, got ${op.start.length}, ${op.stop.length} and ${op.step.length}`);
+  }
+  if (!nonNegInts(op.start) || !nonNegInts(op.stop) || !positiveInts(op.step)) bad(node, op, 'needs integer bounds (start, stop ≥ 0) and steps ≥ 1');
+  return s.map((d, a) => {
+    const [b, e, st] = [op.start[a]!, op.stop[a]!, op.step[a]!];
+    if (!(b < e && e <= d)) mismatch(node, op, shapes, `axis ${a}: ${b}:${e} is not a non-empty range of 0..${d}`);
+    return Math.ceil((e - b) / st);
+  });
+};
+
+/** `[1:3, :, ::2]`-style text of a slice (axes of `shape`). */
+const showSlice = (op: { readonly start: Shape; readonly stop: Shape; readonly step: Shape }, shape: Shape | undefined): string =>
+  `[${op.start
+    .map((b, a) => {
+      const e = op.stop[a]!;
+      const st = op.step[a]!;
+      const range = `${b === 0 ? '' : b}:${shape !== undefined && e === shape[a] ? '' : e}`;
+      return st === 1 ? range : `${range}:${st}`;
+    })
+    .join(', ')}]`;
+
 const poolGradInputShape = (node: string, op: Op & { readonly inputShape: Shape }, shapes: readonly Shape[]): Shape => {
   arity(node, op, shapes, 1);
   if (op.inputShape.length !== 3 || shapes[0]![0] !== op.inputShape[0]) mismatch(node, op, shapes, `dy does not match input ${showShape(op.inputShape)}`);
@@ -502,6 +533,17 @@ export const OP_DEFS: OpDefs = {
     },
     macs: noMacs,
     show: plain,
+  },
+  slice: {
+    codec: closed('slice', { kind: t.literal('slice'), start: ShapeC, stop: ShapeC, step: ShapeC }),
+    shape: (node, op, shapes) => {
+      arity(node, op, shapes, 1);
+      return sliceShape(node, op, shapes[0]!, shapes);
+    },
+    batched: 'inputs',
+    vjp: ({ op, inputs: [x], dy, mk }) => [mk({ kind: 'sliceGrad', start: op.start, stop: op.stop, step: op.step, inputShape: x!.shape }, [dy])],
+    macs: noMacs,
+    show: (op, [x]) => `slice ${showSlice(op, x)}`,
   },
   maxPool2d: {
     codec: closed('maxPool2d', { kind: t.literal('maxPool2d'), kernel: PairC, stride: PairC, padding: PairC }),
@@ -857,6 +899,20 @@ export const OP_DEFS: OpDefs = {
     vjp: gradOp,
     macs: noMacs,
     show: plain,
+  },
+  sliceGrad: {
+    codec: closed('sliceGrad', { kind: t.literal('sliceGrad'), start: ShapeC, stop: ShapeC, step: ShapeC, inputShape: ShapeC }),
+    shape: (node, op, shapes) => {
+      arity(node, op, shapes, 1);
+      if (!positiveInts(op.inputShape)) bad(node, op, `inputShape ${showShape(op.inputShape)} must have positive integer dimensions`);
+      const y = sliceShape(node, op, op.inputShape, shapes);
+      if (!shapeEq(y, shapes[0]!)) mismatch(node, op, shapes, `dy must be ${showShape(y)}`);
+      return op.inputShape;
+    },
+    batched: 'inputs',
+    vjp: gradOp,
+    macs: noMacs,
+    show: (op) => `sliceGrad ${showSlice(op, op.inputShape)}`,
   },
   sliceChannels: {
     codec: closed('sliceChannels', { kind: t.literal('sliceChannels'), start: t.Int, count: t.Int }),

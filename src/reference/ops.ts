@@ -104,6 +104,29 @@ const batchNormTrain = (op: { readonly eps: number; readonly momentum: number; r
   return r.out;
 };
 
+/**
+ * `x[start:stop:step]` per axis of every sample (`shape` per sample, `rows` samples), or with `scatter` the
+ * converse: `x` (of the slice's shape) placed at the sliced positions of a zero tensor of `shape`.
+ */
+const sliceRef = (x: Float64Array, rows: number, shape: readonly number[], op: { readonly start: readonly number[]; readonly step: readonly number[] }, out: readonly number[], scatter: boolean): Float64Array => {
+  const [inN, outN] = [numel(shape), numel(out)];
+  const strides = shape.map((_, a) => numel(shape.slice(a + 1)));
+  const y = new Float64Array(rows * (scatter ? inN : outN));
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < outN; j++) {
+      let at = 0;
+      let rem = j;
+      for (let a = out.length - 1; a >= 0; a--) {
+        at += (op.start[a]! + (rem % out[a]!) * op.step[a]!) * strides[a]!;
+        rem = Math.floor(rem / out[a]!);
+      }
+      if (scatter) y[r * inN + at] = x[r * outN + j]!;
+      else y[r * outN + j] = x[r * inN + at]!;
+    }
+  }
+  return y;
+};
+
 const crossEntropyRule: RefRule<OpOf<'crossEntropy' | 'crossEntropyGrad'>> = (op, n, env) => {
   const logits = env.input(0);
   const labels = env.input(1);
@@ -159,6 +182,7 @@ export const REFERENCE: RefRules = {
   },
   mul: (_, __, env) => mulRef(env.operand(0), env.operand(1)),
   concat: (_, n, env) => concatRef(n.inputs.map((x, i) => ({ data: env.operand(i), shape: x.shape })), rowsOf(n, env)),
+  slice: (op, n, env) => sliceRef(env.input(0), env.rows(0), n.inputs[0]!.shape, op, n.shape, false),
   maxPool2d: (op, n, env) => maxPool2dRef(env.input(0), env.batch, n.inputs[0]!.shape, op).out,
   avgPool2d: (op, n, env) => avgPool2dRef(env.input(0), env.batch, n.inputs[0]!.shape, op).out,
   globalAvgPool: (_, n, env) => globalAvgPoolRef(env.input(0), env.batch, n.inputs[0]!.shape),
@@ -211,6 +235,7 @@ export const REFERENCE: RefRules = {
     return adaptiveAvgPool2dGradRef(env.input(0), env.rows(0), op.inputShape, [s[1]!, s[2]!]);
   },
   globalAvgPoolGrad: (op, _, env) => globalAvgPoolGradRef(env.input(0), env.rows(0), op.inputShape),
+  sliceGrad: (op, n, env) => sliceRef(env.input(0), env.rows(0), op.inputShape, op, n.inputs[0]!.shape, true),
   sliceChannels: (op, n, env) => sliceChannelsRef(env.input(0), env.rows(0), n.inputs[0]!.shape, op.start, op.count),
   softmaxGrad: (_, n, env) => softmaxGradRef(env.input(0), env.input(1), env.rows(0), n.inputs[0]!.shape),
   logSoftmaxGrad: (_, n, env) => logSoftmaxGradRef(env.input(0), env.input(1), env.rows(0), n.inputs[0]!.shape),

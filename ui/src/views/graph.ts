@@ -190,7 +190,9 @@ const drawGraph = (view: GraphView, laid: ElkNode, onPick: (n: GraphNode) => voi
 const archSummary = (view: GraphView, c: Colouring): HTMLElement => {
   const act = activeSet(view, c.arch);
   const nodes = view.nodes.filter((n) => act.nodes.has(n.id));
-  const choices = view.nodes.filter((n) => n.choice !== null && act.nodes.has(n.id));
+  const seen = new Set<string>();
+  // A key shared by several choice nodes (one decision in many cells) is listed once.
+  const choices = view.nodes.filter((n) => n.choice !== null && act.nodes.has(n.id) && !seen.has(n.choice.key) && seen.add(n.choice.key) !== undefined);
   return h(
     'div',
     { class: 'arch-summary', id: 'arch-summary' },
@@ -312,7 +314,7 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
   };
   let zoom = 1;
   const zoomTo = (z: number): void => {
-    zoom = Math.min(2, Math.max(0.3, z));
+    zoom = Math.min(2, Math.max(0.05, z));
     const el = canvas.querySelector('svg');
     if (el !== null) {
       const [, , w, hh] = (el.getAttribute('viewBox') ?? '0 0 1 1').split(' ').map(Number);
@@ -325,12 +327,16 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
     h('button', { type: 'button', 'aria-label': 'zoom out', onclick: () => zoomTo(zoom / 1.25) }, '−'),
     h('button', { type: 'button', 'aria-label': 'zoom in', onclick: () => zoomTo(zoom * 1.25) }, '+'),
     h('button', { type: 'button', 'aria-label': 'zoom to 100%', onclick: () => zoomTo(1) }, '1:1'),
+    h('button', { type: 'button', 'aria-label': 'zoom to fit the width', onclick: () => zoomTo((canvas.clientWidth - 20) / ((laid.width ?? 1) + 20)) }, 'fit'),
   );
   const laid = await layout(`${id}:${view.nodes.length}:${view.edges.length}`, view);
   const drawn = drawGraph(view, laid, pick);
   painter = drawn.paint;
   painter(colouring);
   canvas.replaceChildren(drawn.el);
+  // A wide graph: start with its input in view, not its empty top-left corner.
+  const input = laid.children?.find((c) => view.nodes.find((n) => n.id === c.id)?.kind === 'input');
+  if (input !== undefined) requestAnimationFrame(() => (canvas.scrollLeft = Math.max(0, (input.x ?? 0) + (input.width ?? 0) / 2 - canvas.clientWidth / 2)));
   sec.append(h('p', { class: 'small muted' }, 'Shapes are per sample. ', d.trials !== null ? h('a', { href: runHref(id, 'trials') }, 'All trials') : h('a', { href: runHref(id, 'weights') }, 'Weights over time')));
   return sec;
 };

@@ -21,7 +21,7 @@ let browser: { context: BrowserContext; close: () => Promise<void> };
 let page: Page;
 
 beforeAll(async () => {
-  ensurePageBuilt();
+  await ensurePageBuilt();
   cpSync(join(fixtures, 'classic'), join(root, 'classic'), { recursive: true });
   cpSync(join(fixtures, 'darts'), join(root, 'darts'), { recursive: true });
   mkdirSync(join(root, 'live'));

@@ -17,7 +17,7 @@ const capture = (): { out: string[]; err: string[]; io: { out: (t: string) => vo
   return { out, err, io: { out: (t) => void out.push(t), err: (t) => void err.push(t) } };
 };
 
-beforeAll(() => ensurePageBuilt());
+beforeAll(async () => ensurePageBuilt());
 afterAll(() => rmSync(empty, { recursive: true, force: true }));
 
 describe('nasgraph ui', () => {

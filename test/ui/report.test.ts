@@ -24,7 +24,7 @@ const cli = async (...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: o, err: e };
 };
 
-beforeAll(() => ensurePageBuilt());
+beforeAll(async () => ensurePageBuilt());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('nasgraph report', () => {
@@ -78,7 +78,7 @@ describe('nasgraph report', () => {
         expect(json).not.toContain('<!--');
         expect(JSON.parse(json)).toEqual(data);
       }),
-      { numRuns: 40 },
+      { numRuns: 20 },
     );
   });
 

@@ -14,7 +14,7 @@ process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
 const dir = mkdtempSync(join(tmpdir(), 'nasgraph-search-ui-'));
 const tiny = ['--data', 'synthetic', '--train-size', '64', '--valid-size', '32', '--test-size', '32', '--batch', '16', '--epochs', '1', '--retrain-epochs', '0'];
 
-beforeAll(() => ensurePageBuilt());
+beforeAll(async () => ensurePageBuilt());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('nasgraph search --ui', () => {

@@ -5,8 +5,9 @@
  * sampled them and highlight the picked trial's architecture. Clicking (or Enter on) a node shows its shape,
  * parameters and MACs.
  */
-import ELK from 'elkjs/lib/elk.bundled.js';
-import type { ElkNode } from 'elkjs/lib/elk-api.js';
+import ELK, { type ElkNode } from 'elkjs/lib/elk-api.js';
+// ELK runs in a Web Worker (inlined, so a report file has it too): a big supernet lays out without freezing the page.
+import ElkWorker from 'elkjs/lib/elk-worker.min.js?worker&inline';
 import { activeSet, type GraphEdge, type GraphNode, type GraphView } from '../../../src/ui/graph-active.ts';
 import type { RunDetail, Source } from '../api.ts';
 import { count, h, pct, svg, viridis } from '../dom.ts';
@@ -24,7 +25,7 @@ const nodeText = (n: GraphNode): { title: string; sub: string } => ({
 const layout = (key: string, view: GraphView): Promise<ElkNode> => {
   let p = layouts.get(key);
   if (p === undefined) {
-    const elk = new ELK();
+    const elk = new ELK({ workerFactory: () => new ElkWorker() });
     p = elk.layout({
       id: 'root',
       layoutOptions: {

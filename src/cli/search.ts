@@ -41,6 +41,7 @@ import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runS
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
+import { startUiBeside } from './ui.ts';
 import { reportLoadErrors } from './space.ts';
 import { searchThroughQueue } from './search-queue.ts';
 import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
@@ -162,6 +163,7 @@ interface Flags {
   inherit?: boolean;
   queue?: string;
   queueName?: string;
+  ui?: string | true;
 }
 
 /**
@@ -199,6 +201,7 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--inherit', "one-shot: start the retrain from the supernet's weights (same parameter paths) instead of fresh ones")
     .option('--queue <url>', 'classic: run the trials on `nasgraph worker`s fed from this Redis (redis://HOST:PORT); --concurrency: trials queued at once')
     .option('--queue-name <name>', 'with --queue: the queue (default nasgraph; a resume keeps its own)')
+    .option('--ui [port]', 'serve the NAS UI over --out while the search runs and print its URL (port default 8080; 0: a free one)')
     .action(async (model: string, flags: Flags, cmd: Command) => {
       const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       setCode(await searchCommand(model, flags, given, io));
@@ -307,7 +310,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
   }
   let code: number = EXIT_ERRORS;
   try {
-    code = await searchCommandLocked(model, flags, given, io);
+    const ui = flags.ui === undefined ? undefined : await startUiBeside(out.right, model, flags.ui, io);
+    if (typeof ui === 'number') return (code = ui);
+    try {
+      code = await searchCommandLocked(model, flags, given, io);
+    } finally {
+      await ui?.();
+    }
     return code;
   } finally {
     lock.right();

@@ -21,7 +21,7 @@ let browser: { context: BrowserContext; close: () => Promise<void> };
 let page: Page;
 
 beforeAll(async () => {
-  ensurePageBuilt();
+  await ensurePageBuilt();
   cpSync(join(fixtures, 'classic'), join(root, 'classic'), { recursive: true });
   cpSync(join(fixtures, 'darts'), join(root, 'darts'), { recursive: true });
   mkdirSync(join(root, 'live'));
@@ -62,8 +62,10 @@ describe('NAS UI in Chromium', () => {
     await page.getByLabel('select runs/darts to compare').check();
     await page.getByRole('link', { name: /^Compare runs\/classic with runs\/darts$/ }).click();
     await page.waitForSelector('table.compare', WAIT);
-    expect(await page.locator('table.compare').innerText()).toContain('evolution');
-    expect(await page.locator('table.compare').innerText()).toContain('darts');
+    const cmp = page.getByRole('table', { name: 'comparison: results and best architectures' });
+    expect(await cmp.innerText()).toContain('evolution');
+    expect(await cmp.innerText()).toContain('darts');
+    expect(await cmp.locator('tr.diff').count()).toBeGreaterThan(0);
     await shot('compare');
   });
 

@@ -5,6 +5,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium } from 'playwright-core';
+import lockfile from 'proper-lockfile';
 import { pageBuilt } from '../../src/ui/server.ts';
 
 /** The browser binary: $CHROMIUM or Debian's. */
@@ -13,10 +14,19 @@ export const CHROMIUM = process.env['CHROMIUM'] ?? '/usr/bin/chromium';
 /** Flags that work on a headless, sandbox-less CI machine. */
 export const CHROMIUM_FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
-/** Builds the page (`npm run build:ui`) unless ui/dist holds it (CI's setup.sh has built it already). */
-export const ensurePageBuilt = (): void => {
+/**
+ * Builds the page (`npm run build:ui`) unless ui/dist holds it (CI's setup.sh has built it already). Test files
+ * run in parallel: a lock on ui/ lets one build while the others wait, then find it built.
+ */
+export const ensurePageBuilt = async (): Promise<void> => {
   if (pageBuilt()) return;
-  execFileSync('npm', ['run', 'build:ui', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: 'inherit' });
+  const ui = join(import.meta.dirname, '..', '..', 'ui');
+  const release = await lockfile.lock(ui, { stale: 600_000, retries: { retries: 900, minTimeout: 1000, maxTimeout: 1000 } });
+  try {
+    if (!pageBuilt()) execFileSync('npm', ['run', 'build:ui', '--silent'], { cwd: join(ui, '..'), stdio: 'inherit' });
+  } finally {
+    await release();
+  }
 };
 
 /** A fresh browser with a laptop-sized viewport; `close` also removes its profile. */

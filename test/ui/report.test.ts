@@ -4,8 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
+import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../src/cli/main.ts';
+import { type ReportData, reportHtml } from '../../src/ui/report.ts';
 import { ensurePageBuilt, launchChromium } from './chromium.ts';
 
 const fixtures = join(import.meta.dirname, 'fixtures');
@@ -21,7 +24,7 @@ const cli = async (...args: string[]): Promise<{ code: number; out: string; err:
   return { code, out: o, err: e };
 };
 
-beforeAll(() => ensurePageBuilt());
+beforeAll(async () => ensurePageBuilt());
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('nasgraph report', () => {
@@ -56,10 +59,28 @@ describe('nasgraph report', () => {
       await page.goto(`${url}#/`);
       await expect.poll(() => page.locator('#runs tbody tr').count(), WAIT).toBe(2);
       expect(errors).toEqual([]);
-      expect(requests.filter((u) => !u.startsWith('file:') && !u.startsWith('data:'))).toEqual([]);
+      // The layout worker is inlined: a blob: URL made by the page itself.
+      expect(requests.filter((u) => !/^(file|data|blob):/.test(u))).toEqual([]);
     } finally {
       await browser.close();
     }
+  });
+
+  it('inlined data survives any text and cannot end its script element early', () => {
+    const marker = 'window.__NASGRAPH_REPORT__ = ';
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }), (text) => {
+        const data: ReportData = { generatedAt: text, runs: { runs: [], others: [{ id: text, dir: `</script>${text}`, reason: `<!--${text}\u2028` }] }, details: {}, graphs: {} };
+        const html = reportHtml(data);
+        if (E.isLeft(html)) throw new Error(html.left);
+        const start = html.right.indexOf(marker) + marker.length;
+        const json = html.right.slice(start, html.right.indexOf(';</script>', start));
+        expect(json.toLowerCase()).not.toContain('</script');
+        expect(json).not.toContain('<!--');
+        expect(JSON.parse(json)).toEqual(data);
+      }),
+      { numRuns: 20 },
+    );
   });
 
   it('a directory with no run is a one-line error, exit 1', async () => {

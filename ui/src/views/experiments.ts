@@ -99,11 +99,14 @@ export const compareView = async (source: Source, a: string | null, b: string | 
   const aa = archOf(da);
   const ab = archOf(db);
   const archKeys = [...new Set([...Object.keys(aa), ...Object.keys(ab)])];
-  sec.append(
+  const head = (): HTMLElement => h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col' }, h('a', { href: runHref(a) }, a)), h('th', { scope: 'col' }, h('a', { href: runHref(b) }, b))));
+  const tables = h(
+    'div',
+    { class: 'charts two' },
     h(
       'table',
-      { class: 'grid compare', 'aria-label': 'comparison' },
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, ''), h('th', { scope: 'col' }, h('a', { href: runHref(a) }, a)), h('th', { scope: 'col' }, h('a', { href: runHref(b) }, b)))),
+      { class: 'grid compare', 'aria-label': 'comparison: results and best architectures' },
+      head(),
       h(
         'tbody',
         {},
@@ -114,12 +117,13 @@ export const compareView = async (source: Source, a: string | null, b: string | 
         row('test accuracy (retrain)', pct(sa.testAccuracy), pct(sb.testAccuracy)),
         row('progress', `${sa.progress} / ${sa.budget ?? '—'}`, `${sb.progress} / ${sb.budget ?? '—'}`),
         row('elapsed', duration(sa.elapsedSeconds), duration(sb.elapsedSeconds)),
-        keys.map((k) => row(k, str(sa.settings[k]), str(sb.settings[k]))),
         h('tr', {}, h('th', { colspan: 3, class: 'sub' }, 'best architecture')),
         archKeys.map((k) => row(k, aa[k] ?? '—', ab[k] ?? '—')),
       ),
     ),
+    h('table', { class: 'grid compare', 'aria-label': 'comparison: settings' }, head(), h('tbody', {}, keys.filter((k) => k !== 'strategy').map((k) => row(k, str(sa.settings[k]), str(sb.settings[k]))))),
   );
+  sec.append(h('p', { class: 'small muted' }, 'Rows that differ are shaded.'));
   const pa = progressOf(da);
   const pb = progressOf(db);
   const n = Math.max(pa.x.length, pb.x.length);
@@ -156,5 +160,6 @@ export const compareView = async (source: Source, a: string | null, b: string | 
       format: (v) => pct(v),
     });
   }
+  sec.append(tables);
   return sec;
 };

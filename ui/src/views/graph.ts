@@ -5,8 +5,9 @@
  * sampled them and highlight the picked trial's architecture. Clicking (or Enter on) a node shows its shape,
  * parameters and MACs.
  */
-import ELK from 'elkjs/lib/elk.bundled.js';
-import type { ElkNode } from 'elkjs/lib/elk-api.js';
+import ELK, { type ElkNode } from 'elkjs/lib/elk-api.js';
+// ELK runs in a Web Worker (inlined, so a report file has it too): a big supernet lays out without freezing the page.
+import ElkWorker from 'elkjs/lib/elk-worker.min.js?worker&inline';
 import { activeSet, type GraphEdge, type GraphNode, type GraphView } from '../../../src/ui/graph-active.ts';
 import type { RunDetail, Source } from '../api.ts';
 import { count, h, pct, svg, viridis } from '../dom.ts';
@@ -24,7 +25,7 @@ const nodeText = (n: GraphNode): { title: string; sub: string } => ({
 const layout = (key: string, view: GraphView): Promise<ElkNode> => {
   let p = layouts.get(key);
   if (p === undefined) {
-    const elk = new ELK();
+    const elk = new ELK({ workerFactory: () => new ElkWorker() });
     p = elk.layout({
       id: 'root',
       layoutOptions: {
@@ -190,7 +191,9 @@ const drawGraph = (view: GraphView, laid: ElkNode, onPick: (n: GraphNode) => voi
 const archSummary = (view: GraphView, c: Colouring): HTMLElement => {
   const act = activeSet(view, c.arch);
   const nodes = view.nodes.filter((n) => act.nodes.has(n.id));
-  const choices = view.nodes.filter((n) => n.choice !== null && act.nodes.has(n.id));
+  const seen = new Set<string>();
+  // A key shared by several choice nodes (one decision in many cells) is listed once.
+  const choices = view.nodes.filter((n) => n.choice !== null && act.nodes.has(n.id) && !seen.has(n.choice.key) && seen.add(n.choice.key) !== undefined);
   return h(
     'div',
     { class: 'arch-summary', id: 'arch-summary' },
@@ -312,7 +315,7 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
   };
   let zoom = 1;
   const zoomTo = (z: number): void => {
-    zoom = Math.min(2, Math.max(0.3, z));
+    zoom = Math.min(2, Math.max(0.05, z));
     const el = canvas.querySelector('svg');
     if (el !== null) {
       const [, , w, hh] = (el.getAttribute('viewBox') ?? '0 0 1 1').split(' ').map(Number);
@@ -325,12 +328,16 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
     h('button', { type: 'button', 'aria-label': 'zoom out', onclick: () => zoomTo(zoom / 1.25) }, '−'),
     h('button', { type: 'button', 'aria-label': 'zoom in', onclick: () => zoomTo(zoom * 1.25) }, '+'),
     h('button', { type: 'button', 'aria-label': 'zoom to 100%', onclick: () => zoomTo(1) }, '1:1'),
+    h('button', { type: 'button', 'aria-label': 'zoom to fit the width', onclick: () => zoomTo((canvas.clientWidth - 20) / ((laid.width ?? 1) + 20)) }, 'fit'),
   );
   const laid = await layout(`${id}:${view.nodes.length}:${view.edges.length}`, view);
   const drawn = drawGraph(view, laid, pick);
   painter = drawn.paint;
   painter(colouring);
   canvas.replaceChildren(drawn.el);
+  // A wide graph: start with its input in view, not its empty top-left corner.
+  const input = laid.children?.find((c) => view.nodes.find((n) => n.id === c.id)?.kind === 'input');
+  if (input !== undefined) requestAnimationFrame(() => (canvas.scrollLeft = Math.max(0, (input.x ?? 0) + (input.width ?? 0) / 2 - canvas.clientWidth / 2)));
   sec.append(h('p', { class: 'small muted' }, 'Shapes are per sample. ', d.trials !== null ? h('a', { href: runHref(id, 'trials') }, 'All trials') : h('a', { href: runHref(id, 'weights') }, 'Weights over time')));
   return sec;
 };

@@ -55,7 +55,14 @@ export type Op =
   | { readonly kind: 'softmax' }
   | { readonly kind: 'logSoftmax' }
   /** One decision among candidates; inputs are the candidates' outputs in order. */
-  | { readonly kind: 'layerChoice'; readonly key: string; readonly names: readonly string[]; readonly scope: readonly string[] }
+  | {
+      readonly kind: 'layerChoice';
+      readonly key: string;
+      readonly names: readonly string[];
+      readonly scope: readonly string[];
+      /** Set by `valueChoice`/`repeat`: the value each candidate stands for (ss_gen `choice`, architectures by value). */
+      readonly values?: readonly (number | string | boolean)[];
+    }
   /**
    * A choice of `nChosen` (null: any number) inputs, reduced. With reduction `none` the choice yields one node
    * per chosen position, told apart by `position`.

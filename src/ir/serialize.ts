@@ -154,7 +154,10 @@ const opCodecs: { readonly [K in OpKind]: t.Decoder<unknown, Extract<Op, { reado
   dropout: closed('dropout', { kind: t.literal('dropout'), p: t.number, channelwise: t.boolean, site: t.string }),
   softmax: bare('softmax'),
   logSoftmax: bare('logSoftmax'),
-  layerChoice: closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names }),
+  layerChoice: t.union([
+    closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names }),
+    closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names, values: t.readonlyArray(t.union([t.number, t.string, t.boolean])) }),
+  ]),
   inputChoice: closed('inputChoice', {
     kind: t.literal('inputChoice'),
     key: t.string,

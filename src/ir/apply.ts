@@ -45,6 +45,17 @@ export const apply = (g: Graph, arch: Architecture): E.Either<readonly IRError[]
  */
 export const applyPartial = (g: Graph, arch: Architecture): E.Either<readonly IRError[], Graph> => specialise(g, arch, true);
 
+/**
+ * `node` rebuilt with the choices of `arch` fixed (others kept), its shape inferred again; throws the first error
+ * (a GraphError). Layer choices use it to build each candidate on its input as it is under the candidate's own key
+ * (a key shared with a shape-varying choice upstream: a value choice's channels, for example).
+ */
+export const specialiseNode = (node: Node, arch: Architecture): Node => {
+  const r = specialise({ inputs: [], outputs: [node] }, arch, true, false);
+  if (E.isLeft(r)) throw new GraphError(r.left[0]!);
+  return r.right.outputs[0]!;
+};
+
 /** `key = name → [shape]` of a chosen candidate whose shape differs from its siblings' (for messages). */
 const varyingLabel = (node: Node, i: number): string | undefined => {
   if (node.op.kind !== 'layerChoice') return undefined;
@@ -61,7 +72,7 @@ const withProvenance = (e: unknown, labels: readonly string[]): unknown => {
   return new GraphError({ ...d, message: `${prefix}${d.message}` } as IRError);
 };
 
-const specialise = (g: Graph, arch: Architecture, partial: boolean): E.Either<readonly IRError[], Graph> => {
+const specialise = (g: Graph, arch: Architecture, partial: boolean, checkOutputs = true): E.Either<readonly IRError[], Graph> => {
   const memo = new Map<string, Node>();
   // Per rebuilt node: the chosen shape-varying candidates upstream of it ("first_conv = 1 → [20, 26, 26]").
   const prov = new Map<string, readonly string[]>();
@@ -177,7 +188,7 @@ const specialise = (g: Graph, arch: Architecture, partial: boolean): E.Either<re
       const want = g.outputs[i]!;
       if (o.op.kind === 'absent') {
         errors.push({ tag: 'AbsentValue', key: o.op.key, consumer: 'the model output', message: `input choice '${o.op.key}' chose nothing, and its value is the model's output` });
-      } else if (!shapeEq(o.shape, want.shape)) {
+      } else if (checkOutputs && !shapeEq(o.shape, want.shape)) {
         const labels = prov.get(want.id) ?? [];
         errors.push({
           tag: 'ShapeMismatch',

@@ -16,3 +16,4 @@ export * from './architecture.ts';
 export * from './serialize.ts';
 export * from './counter-rng.ts';
 export * from './shape-varying.ts';
+export * from './value-choice.ts';

@@ -63,7 +63,14 @@ export type Op =
   | { readonly kind: 'softmax' }
   | { readonly kind: 'logSoftmax' }
   /** One decision among candidates; inputs are the candidates' outputs in order. */
-  | { readonly kind: 'layerChoice'; readonly key: string; readonly names: readonly string[]; readonly scope: readonly string[] }
+  | {
+      readonly kind: 'layerChoice';
+      readonly key: string;
+      readonly names: readonly string[];
+      readonly scope: readonly string[];
+      /** Set by `valueChoice`/`repeat`: the value each candidate stands for (ss_gen `choice`, architectures by value). */
+      readonly values?: readonly (number | string | boolean)[];
+    }
   /**
    * A choice of `nChosen` (null: any number) inputs, reduced. With reduction `none` the choice yields one node
    * per chosen position, told apart by `position`.
@@ -633,7 +640,10 @@ export const OP_DEFS: OpDefs = {
     show: plain,
   },
   layerChoice: {
-    codec: closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names }),
+    codec: t.union([
+      closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names }),
+      closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names, values: t.readonlyArray(t.union([t.number, t.string, t.boolean])) }),
+    ]),
     shape: (node, op, shapes) => {
       if (shapes.length !== op.names.length || shapes.length < 1) {
         bad(node, op, `has ${op.names.length} candidate names for ${shapes.length} candidates`);

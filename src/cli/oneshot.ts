@@ -38,7 +38,7 @@ import { paramShapes } from '../runtime/params.ts';
 import { type ProgressSink, type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective } from '../runtime/search-display.ts';
 import { type SearchData, countMacs, retrainArchitecture, searchData } from '../runtime/trial-evaluator.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, processIo } from './io.ts';
 import { reportLoadErrors } from './space.ts';
 
 /** Exit code of an interrupted search (128 + SIGINT). */
@@ -265,6 +265,11 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
   if (E.isLeft(data)) {
     for (const e of data.left) io.err(`error: ${e.message}\n`);
     return EXIT_ERRORS;
+  }
+  const tooFew = batchExceeds(s.batch, [['training set (--train-size)', data.right.train.n], ['validation set (--valid-size)', data.right.valid.n]]);
+  if (tooFew !== undefined) {
+    io.err(`error: ${tooFew}\n`);
+    return EXIT_USAGE;
   }
   const gpuR = await acquireDevice(s.device === null ? {} : { adapter: s.device });
   if (E.isLeft(gpuR)) {

@@ -30,7 +30,7 @@ import { paramShapes } from '../runtime/params.ts';
 import { progressReporter } from '../runtime/progress.ts';
 import { matchParameters, readSafetensorsFile } from '../runtime/safetensors.ts';
 import { train } from '../runtime/train.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
 import { lockOut, prepareOut } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 
@@ -60,13 +60,7 @@ export interface RetrainOptions {
 
 export const RETRAIN_DEFAULTS = { epochs: 1, batch: 64, optimizer: 'sgd', schedule: 'constant', labelSmoothing: 0, seed: 0 } as const;
 
-const positiveInt =
-  (flag: string, min = 1) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}`);
-    return n;
-  };
+const positiveInt = (flag: string, min = 1): ((v: string) => number) => countFlag(flag, min);
 const nonNegative =
   (flag: string) =>
   (v: string): number => {
@@ -251,6 +245,8 @@ const retrainLocked = async (model: string, o: RetrainOptions, io: Io): Promise<
   }
   const data = dataFor(io, o, fixed);
   if (E.isLeft(data)) return data.left;
+  const tooFew = batchExceeds(o.batch, [['training set', data.right.train.n]]);
+  if (tooFew !== undefined) return fail(io, EXIT_USAGE, [tooFew]);
 
   const gpu = await acquireDevice(o.device === undefined ? {} : { adapter: o.device });
   if (E.isLeft(gpu)) return fail(io, EXIT_ERRORS, [gpu.left.message]);

@@ -38,7 +38,7 @@ import { type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective, formatRankedTable, searchDisplay } from '../runtime/search-display.ts';
 import { type SearchData, type TrialTraining, retrainArchitecture, searchData, trialEvaluator } from '../runtime/trial-evaluator.ts';
 import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
 import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
@@ -108,13 +108,7 @@ const SETTINGS_FILE = 'search.json';
 // ---------------------------------------------------------------------------------------------------------
 // Flags
 
-const positiveInt =
-  (flag: string, min: number) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
+const positiveInt = countFlag;
 
 const integer = (v: string): number => {
   const n = Number(v);
@@ -376,6 +370,11 @@ const searchCommandLocked = async (model: string, flags: Flags, given: (name: st
   if (E.isLeft(data)) {
     printErrors(io, data.left);
     return EXIT_ERRORS;
+  }
+  const tooFew = batchExceeds(s.batch, [['training set', data.right.train.n], ['retrain set', s.retrainEpochs > 0 ? data.right.retrain.n : Infinity]]);
+  if (tooFew !== undefined) {
+    io.err(`error: ${tooFew}\n`);
+    return EXIT_USAGE;
   }
 
   const gpuR = await acquireDevice(s.device === null ? {} : { adapter: s.device });

@@ -143,6 +143,13 @@ describe('nasgraph search', () => {
     const badTrials = await nasgraph('search', model, '--out', out, '--trials', 'many');
     expect(badTrials.code).toBe(EXIT_USAGE);
     expect(lines(badTrials.stderr)).toEqual([expect.stringMatching(/--trials must be an integer ≥ 1, got 'many'/)]);
+    // A batch larger than the training set: one error before any trial or device work.
+    const bigBatch = await nasgraph('search', model, '--out', out, ...tinyFlags, '--batch', '3e4');
+    expect(bigBatch.code).toBe(EXIT_USAGE);
+    expect(lines(bigBatch.stderr).filter((l) => !l.startsWith('Warning:'))).toEqual([expect.stringMatching(/^error: --batch 30000 is larger than the training set \(\d+ samples\): no step would run; use --batch \d+ or less$/)]);
+    expect(bigBatch.stdout).not.toMatch(/trial/);
+    const halfBatch = await nasgraph('search', model, '--out', out, '--batch', '1.5');
+    expect(lines(halfBatch.stderr)).toEqual([expect.stringMatching(/--batch must be an integer ≥ 1, got '1\.5'/)]);
     const badOptions = await nasgraph('search', model, '--out', out, '--strategy', 'evolution', '--strategy-options', '{"populaton":3}', ...tinyFlags);
     expect(badOptions.code).toBe(EXIT_USAGE);
     expect(badOptions.stderr).toMatch(/no option 'populaton'/);

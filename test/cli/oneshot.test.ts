@@ -7,7 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { irImport, nasgraph, scratch } from './run-cli.ts';
+import { irImport, lines, nasgraph, scratch } from './run-cli.ts';
 
 process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
 
@@ -72,6 +72,12 @@ describe('nasgraph search (one-shot)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown option 'nope'/);
     expect(bad.stderr).toMatch(/'order'/);
+    const typo = await nasgraph('search', model, '--strategy', 'darts', '--strategy-options', '{"order":"2","lr":true}', ...tiny, '--out', join(tmp.file('x2', ''), '..', 'typo'));
+    expect(typo.code).toBe(2);
+    expect(lines(typo.stderr)).toEqual([
+      `error: --strategy-options: darts: option 'lr' has the wrong type (expected number, got true)`,
+      `error: --strategy-options: darts: option 'order' has the wrong type (expected (1 | 2), got "2")`,
+    ]);
     const refused = await nasgraph('search', uneven, '--strategy', 'enas', ...tiny, '--out', join(tmp.file('y', ''), '..', 'refused'));
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/'b' has 3, expected 2/);

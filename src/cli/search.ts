@@ -39,7 +39,7 @@ import { formatArchitecture, formatCount, formatDuration, formatObjective, forma
 import { type SearchData, type TrialTraining, retrainArchitecture, searchData, trialEvaluator } from '../runtime/trial-evaluator.ts';
 import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
-import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
+import { ONE_SHOT_DEFAULTS, holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 import { searchThroughQueue } from './search-queue.ts';
@@ -177,7 +177,11 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .addOption(new Option('--data <name>', 'data set: Fashion-MNIST, or a synthetic set shaped like the model (tests)').choices(dataKinds).default(SEARCH_DEFAULTS.data))
     .option('--data-dir <dir>', "directory holding Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)")
     .option('--trials <n>', 'trials in all (the budget)', positiveInt('--trials', 1), SEARCH_DEFAULTS.trials)
-    .option('--epochs <n>', 'training epochs per trial (one-shot: epochs of the supernet, per stage for pdarts; default 3)', positiveInt('--epochs', 1), SEARCH_DEFAULTS.epochs)
+    .addOption(
+      new Option('--epochs <n>', 'classic: training epochs per trial; one-shot: epochs of the supernet (per stage for pdarts)')
+        .argParser(positiveInt('--epochs', 1))
+        .default(SEARCH_DEFAULTS.epochs, `classic ${SEARCH_DEFAULTS.epochs}, one-shot ${ONE_SHOT_DEFAULTS.epochs}`),
+    )
     .option('--seed <s>', 'seed of the strategy, the data split, weights and data order', integer, SEARCH_DEFAULTS.seed)
     .option('--resume', 'continue the search logged in --out (settings not given are taken from its search.json)')
     .option('--concurrency <k>', 'trials in flight at once on the device', positiveInt('--concurrency', 1), SEARCH_DEFAULTS.concurrency)
@@ -186,7 +190,11 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--test-size <n>', 'test samples scoring the retrain (default: the whole test set)', positiveInt('--test-size', 1))
     .option('--retrain-size <n>', 'training samples of the retrain (default: the trials\' train and valid sets together)', positiveInt('--retrain-size', 1))
     .option('--batch <n>', 'batch size', positiveInt('--batch', 1), SEARCH_DEFAULTS.batch)
-    .option('--lr <x>', "learning rate (classic: Adam; one-shot: the weights' base rate, default the algorithm's)", positiveNumber, SEARCH_DEFAULTS.lr)
+    .addOption(
+      new Option('--lr <x>', "classic: Adam's learning rate; one-shot: the weights' base learning rate")
+        .argParser(positiveNumber)
+        .default(SEARCH_DEFAULTS.lr, `classic ${SEARCH_DEFAULTS.lr}, one-shot the algorithm's own (e.g. DARTS 0.025)`),
+    )
     .option('--device <name>', 'use the adapter whose name contains this text (e.g. llvmpipe, nvidia)')
     .option('--early-stop', 'stop hopeless trials with the median rule (needs --epochs ≥ 2 to matter)')
     .option('--retrain-epochs <n>', 'epochs of the final retrain of the best architecture (0: no retrain)', positiveInt('--retrain-epochs', 0), SEARCH_DEFAULTS.retrainEpochs)

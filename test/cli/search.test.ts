@@ -165,6 +165,11 @@ describe('nasgraph search', () => {
     for (const flag of ['--strategy', '--data', '--trials', '--epochs', '--seed', '--out', '--resume', '--concurrency', '--train-size', '--valid-size', '--batch', '--lr', '--data-dir', '--device', '--early-stop', '--retrain-epochs']) {
       expect(r.stdout).toContain(flag);
     }
+    // Each default where it applies: classic and one-shot searches differ in --epochs and --lr.
+    const flat = r.stdout.replace(/\s+/g, ' ');
+    expect(flat).toContain('--epochs <n> classic: training epochs per trial; one-shot: epochs of the supernet (per stage for pdarts) (default: classic 1, one-shot 3)');
+    expect(flat).toContain("(default: classic 0.003, one-shot the algorithm's own (e.g. DARTS 0.025))");
+    expect(flat).not.toMatch(/--epochs[^-]*\(default: 1\)/);
   });
 });
 

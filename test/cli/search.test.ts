@@ -89,8 +89,10 @@ describe('nasgraph search', () => {
     expect(result.retrain.trainSize).toBe(64 + 32); // the trials' train and valid sets together
     expect(result.retrain.testSize).toBe(32);
     expect(result.retrain.history.length).toBe(1);
-    expect(result.retrain.testAccuracy).toBeGreaterThanOrEqual(0);
-    expect(result.retrain.testAccuracy).toBeLessThanOrEqual(1);
+    // The retrained best architecture learned the separable synthetic set (chance 1/3).
+    expect(result.retrain.testAccuracy).toBeGreaterThanOrEqual(0.6);
+    // So did the trials: the best one's validation accuracy is far above chance.
+    expect(best.objective!).toBeGreaterThanOrEqual(0.6);
     expect(r.stdout).toContain(`test     accuracy ${(100 * result.retrain.testAccuracy).toFixed(2)}%`);
     expect(existsSync(join(out, 'weights.safetensors'))).toBe(true);
   });

@@ -38,7 +38,7 @@ import { paramShapes } from '../runtime/params.ts';
 import { type ProgressSink, type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective } from '../runtime/search-display.ts';
 import { type SearchData, countMacs, retrainArchitecture, searchData } from '../runtime/trial-evaluator.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, processIo } from './io.ts';
 import { reportLoadErrors } from './space.ts';
 
 /** Exit code of an interrupted search (128 + SIGINT). */
@@ -190,15 +190,24 @@ const stepLines = (inner: ProgressSink, stream: ProgressStream): ProgressSink =>
   };
 };
 
-const epochLine = (h: HistoryEntry): string => {
+/**
+ * The line an epoch's history entry prints. Each figure says what it is: the supernet's running training accuracy,
+ * and the validation accuracy of the DISCRETISED architecture (the one the algorithm would export now) on the
+ * shared weights — not the supernet's own. SPOS derives nothing while it trains (its architecture comes from the
+ * evolution afterwards): its epochs print no architecture; the evolution prints as such, not as one more epoch.
+ */
+export const epochLine = (h: HistoryEntry, strategy: OneShotName, epochs: number): string => {
   const m = h.metrics;
-  const parts = [`epoch ${h.epoch}`];
+  const evolution = m['candidates'] !== undefined;
+  const parts = [evolution ? 'evolution' : m['stage'] !== undefined ? `epoch ${h.epoch}` : `epoch ${h.epoch}/${epochs}`];
   if (m['stage'] !== undefined) parts.push(`stage ${m['stage']}`);
-  if (m['trainLoss'] !== undefined) parts.push(`train loss ${m['trainLoss'].toFixed(4)} acc ${formatObjective(m['trainAccuracy'] ?? NaN)}`);
-  if (m['candidates'] !== undefined) parts.push(`${m['candidates']} candidates scored`);
-  parts.push(`valid acc of the derived arch ${formatObjective(m['validAccuracy'] ?? NaN)}`);
+  if (m['trainLoss'] !== undefined) parts.push(`supernet train loss ${m['trainLoss'].toFixed(4)} acc ${formatObjective(m['trainAccuracy'] ?? NaN)}`);
+  if (evolution) parts.push(`${m['candidates']} candidates scored; best: valid acc ${formatObjective(m['validAccuracy'] ?? NaN)} on the shared weights`);
+  else if (strategy === 'spos') parts.push('(the architecture is chosen by the evolution after the last epoch)');
+  else parts.push(`discretised architecture on the shared weights: valid acc ${formatObjective(m['validAccuracy'] ?? NaN)}`);
   if (m['seconds'] !== undefined) parts.push(formatDuration(m['seconds'] * 1000));
-  return `${parts.join('  ')}\n         ${formatArchitecture(h.arch)}\n`;
+  const showArch = evolution || strategy !== 'spos';
+  return `${parts.join('  ')}\n${showArch ? `         ${formatArchitecture(h.arch)}\n` : ''}`;
 };
 
 /** Runs a one-shot `search`; returns the exit code. `given(name)`: whether a flag was on the command line. */
@@ -272,6 +281,11 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     for (const e of data.left) io.err(`error: ${e.message}\n`);
     return EXIT_ERRORS;
   }
+  const tooFew = batchExceeds(s.batch, [['training set (--train-size)', data.right.train.n], ['validation set (--valid-size)', data.right.valid.n]]);
+  if (tooFew !== undefined) {
+    io.err(`error: ${tooFew}\n`);
+    return EXIT_USAGE;
+  }
   const gpuR = await acquireDevice(s.device === null ? {} : { adapter: s.device });
   if (E.isLeft(gpuR)) {
     io.err(`error: ${gpuR.left.message}\n`);
@@ -313,7 +327,7 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
       resume: flags.resume === true,
       progress,
       signal: controller.signal,
-      onEpoch: (h: HistoryEntry) => io.err(epochLine(h)),
+      onEpoch: (h: HistoryEntry) => io.err(epochLine(h, name, s.epochs)),
     };
     let result: E.Either<readonly OneShotError[], OneShotResult>;
     if (name === 'pdarts') {
@@ -373,7 +387,7 @@ const finish = async (io: Io, f: Finished): Promise<number> => {
   const macs = E.isRight(fixed) ? countMacs(fixed.right) : null;
   const last = r.history[r.history.length - 1];
   io.out(`\nderived  ${formatArchitecture(arch)}  (${archFile})\n`);
-  io.out(`         ${formatCount(params)} parameters, ${formatCount(macs)} MACs; valid acc with the supernet's weights ${formatObjective(last?.metrics['validAccuracy'] ?? null)}; search ${formatDuration(r.seconds * 1000)}\n`);
+  io.out(`         ${formatCount(params)} parameters, ${formatCount(macs)} MACs; valid acc of this architecture on the supernet's shared weights ${formatObjective(last?.metrics['validAccuracy'] ?? null)}; search ${formatDuration(r.seconds * 1000)}\n`);
   io.out(`history  ${join(dir, 'history.json')} (${r.history.length} entries)\n`);
   const summary = { model: f.model, strategy: s.strategy, strategyOptions: s.strategyOptions, epochs: s.epochs, searchSeconds: r.seconds, arch, params, macs, validAccuracy: last?.metrics['validAccuracy'] ?? null };
   if (s.retrainEpochs === 0) {

@@ -13,6 +13,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Architecture } from '../ir/apply.ts';
 import { numel, showShape } from '../ir/shape.ts';
 import { type Program, type ProgramParam, guardHolds } from '../compile/program.ts';
+import { bufferLimitError } from './buffer-limits.ts';
 import type { Gpu } from './device.ts';
 import type { ExecError } from './exec-errors.ts';
 import { type GpuError, type GpuErrorKind, gpuException, gpuReported } from './gpu-errors.ts';
@@ -210,6 +211,9 @@ export class Executable {
       }
     }
     if (errors.length > 0) return E.left(errors);
+    // Checked before any buffer is created: one error naming the buffer, not Dawn's validation text.
+    const tooBig = bufferLimitError(program, gpu.limits);
+    if (tooBig !== undefined) return E.left([tooBig]);
     const device = gpu.device;
     const pooled = new Map<number, ProgramParam>(pool === undefined ? [] : program.params.map((p) => [p.buffer, p]));
     const made = await gpu.withErrorScope('allocating program buffers', (d) => {

@@ -13,6 +13,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const CHILD_TIMEOUT_MS = 600_000;
+/** Packing builds dist/ and the UI page (prepack): two builds, minutes each on a loaded machine. */
+const PACK_TIMEOUT_MS = 1_200_000;
 
 interface Result {
   readonly code: number | null;
@@ -35,17 +37,17 @@ const cleanEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-const run = (cmd: string, args: readonly string[], cwd: string): Promise<Result> =>
+const run = (cmd: string, args: readonly string[], cwd: string, timeout = CHILD_TIMEOUT_MS): Promise<Result> =>
   new Promise((done) => {
-    execFile(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       done({ code, stdout, stderr });
     });
   });
 
 /** Runs and requires exit 0, showing what the child printed when it did not. */
-const ok = async (cmd: string, args: readonly string[], cwd: string): Promise<Result> => {
-  const r = await run(cmd, args, cwd);
+const ok = async (cmd: string, args: readonly string[], cwd: string, timeout = CHILD_TIMEOUT_MS): Promise<Result> => {
+  const r = await run(cmd, args, cwd, timeout);
   expect(r.code, `${cmd} ${args.join(' ')} in ${cwd}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
 };
@@ -72,7 +74,7 @@ let packed: readonly string[] = [];
 
 beforeAll(async () => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'nasgraph-pack-')));
-  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], root);
+  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], root, PACK_TIMEOUT_MS);
   // npm prints the prepack script's output before the JSON on stdout.
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(tmp, info[0]!.filename);
@@ -82,15 +84,15 @@ beforeAll(async () => {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh-project', version: '1.0.0', private: true }, null, 2));
   await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project);
   writeFileSync(join(project, 'model.ts'), MODEL);
-}, 2 * CHILD_TIMEOUT_MS + 60_000);
+}, PACK_TIMEOUT_MS + CHILD_TIMEOUT_MS + 60_000);
 
 afterAll(() => {
   if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('npm pack, installed into a fresh project', () => {
-  it('ships the built JavaScript, the declarations and the bin, and no sources or tests', () => {
-    for (const f of ['bin/nasgraph.js', 'dist/index.js', 'dist/ir/index.js', 'dist/ir/index.d.ts', 'dist/ir/layers.d.ts', 'dist/cli/main.js', 'dist/runtime/index.d.ts', 'package.json']) {
+  it('ships the built JavaScript, the declarations, the bin and the UI page, and no sources or tests', () => {
+    for (const f of ['bin/nasgraph.js', 'dist/index.js', 'dist/ir/index.js', 'dist/ir/index.d.ts', 'dist/ir/layers.d.ts', 'dist/cli/main.js', 'dist/runtime/index.d.ts', 'ui/dist/index.html', 'package.json']) {
       expect(packed, f).toContain(f);
     }
     expect(packed.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);

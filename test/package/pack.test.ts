@@ -1,4 +1,4 @@
-// The package a user installs: `npm pack` in the repository, `npm install` of the tarball into a fresh project in
+// The package a user installs: `npm pack` of the repository, `npm install` of the tarball into a fresh project in
 // the system's temporary directory (outside the repository, so nothing resolves to the checkout's sources), then, as
 // that user: a TypeScript model file importing `nasgraph/ir`, `npx nasgraph space` and `check` on it, the IR imported
 // from plain Node, and the shipped .d.ts type-checking the model file.
@@ -6,7 +6,7 @@
 // The tarball's dependencies come from the local npm cache (filled by scripts/setup.sh's install) or the registry:
 // `--prefer-offline`. No timing is asserted; every child gets minutes (packing runs the TypeScript build).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +74,14 @@ let packed: readonly string[] = [];
 
 beforeAll(async () => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'nasgraph-pack-')));
-  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], root, PACK_TIMEOUT_MS);
+  // Packed from a copy of what the package is built from, so that its builds (dist/, and ui/dist/, which Vite
+  // empties first) never touch the checkout while other test files use it; node_modules is the checkout's.
+  const stage = join(tmp, 'stage');
+  for (const f of ['package.json', 'README.md', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'ui']) {
+    if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true, filter: (from) => !from.startsWith(join(root, 'ui', 'dist')) });
+  }
+  symlinkSync(join(root, 'node_modules'), join(stage, 'node_modules'), 'dir');
+  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], stage, PACK_TIMEOUT_MS);
   // npm prints the prepack script's output before the JSON on stdout.
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(tmp, info[0]!.filename);

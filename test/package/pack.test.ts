@@ -5,7 +5,7 @@
 //
 // The tarball's dependencies come from the local npm cache (filled by scripts/setup.sh's install) or the registry:
 // `--prefer-offline`. No timing is asserted; every child gets minutes (packing runs the TypeScript build).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +139,41 @@ describe('npm pack, installed into a fresh project', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`key 'conv': "k5" is not a candidate name`);
     expect(bad.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('`nasgraph ui` serves the packed page', async () => {
+    mkdirSync(join(project, 'runs'), { recursive: true });
+    // The bin itself (not npx) as the child, so that ending the child ends the server.
+    const child = spawn(process.execPath, [join(project, 'node_modules', 'nasgraph', 'bin', 'nasgraph.js'), 'ui', 'runs', '--port', '0'], {
+      cwd: project,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((done, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no URL after ${CHILD_TIMEOUT_MS} ms: ${out}`)), CHILD_TIMEOUT_MS);
+        const seen = (d: Buffer): void => {
+          out += d.toString();
+          const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (m !== null) {
+            clearTimeout(timer);
+            done(m[0]);
+          }
+        };
+        child.stdout.on('data', seen);
+        child.stderr.on('data', seen);
+        child.on('exit', (code) => fail(new Error(`nasgraph ui exited (${code}) before serving: ${out}`)));
+      });
+      const page = await (await fetch(url)).text();
+      expect(page).toContain('<title>nasgraph · NAS UI</title>');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
   });
 
   it('imports from plain Node (no TypeScript loader) and type-checks a model file against the shipped .d.ts', async () => {

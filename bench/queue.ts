@@ -1,7 +1,7 @@
 /**
  * Bench section `queue` (issue 12): the classic job's search (scripts/classic-job.sh: evolution on
  * examples/fashion-small.ts, real Fashion-MNIST, 1 epoch of 3000 samples per trial) with fewer trials and no
- * retrain, run three ways through the real CLI (child processes): in process (`--concurrency 1`), through the
+ * retrain, run four ways through the real CLI (child processes): in process (`--concurrency 1` and 2), through the
  * trial queue with one `nasgraph worker` (`--concurrency 1`), and with two workers (each `--concurrency 1`, the
  * search `--concurrency 2`), on a redis-server of its own (test/support/redis-server.ts). Per run: trials per
  * minute (first trial proposed to last trial logged, so process start-up is left out), the mean trial time the
@@ -107,8 +107,8 @@ const measure = (search: Child, out: string, workers: readonly Child[]): Omit<Me
   };
 };
 
-const inProcess = async (trials: number, out: string): Promise<Measured> => {
-  const s = run('search', 'examples/fashion-small.ts', ...classicFlags(trials), '--concurrency', '1', '--out', out);
+const inProcess = async (trials: number, concurrency: number, out: string): Promise<Measured> => {
+  const s = run('search', 'examples/fashion-small.ts', ...classicFlags(trials), '--concurrency', String(concurrency), '--out', out);
   const code = await s.exited;
   if (code !== 0) throw new Error(`the in-process search failed (${code}): ${s.lines.slice(-5).map((l) => l.text).join(' | ')}`);
   return { ...measure(s, out, []), enqueueToStartMs: null, resultToLogMs: null };
@@ -149,7 +149,8 @@ export const queueSection: BenchSection = {
     const rows: Row[] = [];
     try {
       const cases: readonly [string, (out: string) => Promise<Measured>][] = [
-        ['in process, --concurrency 1', (out) => inProcess(trials, out)],
+        ['in process, --concurrency 1', (out) => inProcess(trials, 1, out)],
+        ['in process, --concurrency 2', (out) => inProcess(trials, 2, out)],
         ['queue, 1 worker (--concurrency 1)', (out) => throughQueue(redis.url, trials, 1, out)],
         ['queue, 2 workers (each --concurrency 1)', (out) => throughQueue(redis.url, trials, 2, out)],
       ];

@@ -21,6 +21,7 @@ import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
 import { addWorkerCommand } from './worker.ts';
 import { addUiCommand } from './ui.ts';
+import { addReportCommand } from './report.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
 export const buildProgram = (io: Io, setCode: (code: number) => void): Command => {
@@ -50,6 +51,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addExportCommand(program, io, setCode);
   addWorkerCommand(program, io, setCode);
   addUiCommand(program, io, setCode);
+  addReportCommand(program, io, setCode);
 
   return program;
 };

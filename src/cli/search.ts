@@ -27,7 +27,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { formatArchitectureJson } from '../ir/architecture.ts';
 import { numel } from '../ir/shape.ts';
-import { type Graph, type SearchSpace, searchSpace } from '../ir/index.ts';
+import { type Graph, type SearchSpace, fitCheck, searchSpace } from '../ir/index.ts';
 import { type AnyStrategy, type StrategyError, createStrategy, strategyNames } from '../search/index.ts';
 import { writeWeights } from '../runtime/checkpoint.ts';
 import { type Dataset, loadFashionMnist, syntheticTrainTest } from '../runtime/data/index.ts';
@@ -316,14 +316,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
 };
 
 const searchCommandLocked = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
-  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
-  if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
-    return oneShotCommand(model, flags, given, io);
-  }
-  if (flags.queue !== undefined && isOneShot(flags.strategy)) {
+  const oneShot = isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out));
+  if (flags.queue !== undefined && oneShot) {
     io.err(`error: --queue is for classic searches (trials); a one-shot search trains one supernet in process\n`);
     return EXIT_USAGE;
   }
+  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
+  if (oneShot) return oneShotCommand(model, flags, given, io);
   if (flags.inherit === true) {
     io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
     return EXIT_USAGE;
@@ -371,6 +370,12 @@ const searchCommandLocked = async (model: string, flags: Flags, given: (name: st
   if (refused.length > 0) {
     printErrors(io, refused);
     return searchErrorCode(refused);
+  }
+  // Layer choices whose candidates differ in shape: every architecture must fit before any trial trains.
+  const unfit = fitCheck(graph);
+  if (E.isLeft(unfit)) {
+    for (const e of unfit.left) io.err(`error: ${model}: ${e.message}\n`);
+    return EXIT_ERRORS;
   }
   const data = loadData(s, graph);
   if (E.isLeft(data)) {

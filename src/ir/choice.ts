@@ -15,7 +15,6 @@ import { fail } from './errors.ts';
 import { entries } from './layers.ts';
 import { type Node, mkNode } from './node.ts';
 import type { Reduction } from './ops.ts';
-import { shapeEq, showShape } from './shape.ts';
 
 type Named<T> = readonly T[] | Readonly<Record<string, T>>;
 
@@ -27,7 +26,9 @@ export interface LayerChoiceOptions {
 
 /**
  * NNI's LayerChoice: one of `candidates` (a list, named "0", "1", …, or a record), all applied to the same
- * input and required to agree on output shape. Candidates may contain further choices.
+ * input. Candidates may contain further choices, and may differ in output shape: layers after the choice are
+ * built for the first candidate's shape, each architecture's shapes are inferred by `apply`, and mixed-mode
+ * one-shot algorithms (which sum the candidates) refuse such a choice by key (see `shapeVaryingChoices`).
  */
 export const layerChoice =
   (candidates: Named<Layer>, o: LayerChoiceOptions = {}): Layer =>
@@ -36,18 +37,10 @@ export const layerChoice =
     const key = o.key ?? defaultKey(ctx, 'layerchoice');
     const node = pathOf(ctx) || key;
     if (cands.length === 0) fail({ tag: 'InvalidAttribute', node, op: 'layerChoice', message: `${node}: layer choice '${key}' has no candidates` });
+    // Candidates may differ in output shape (NNI's classic mode allows it): the choice's node takes the first
+    // candidate's shape, so what follows is built (and sized: a linear layer's inputs) for the first candidate;
+    // `apply` infers every architecture's own shapes, and `fitCheck` finds the ones that do not fit.
     const outs = cands.map(([name, layer]) => layer(child(ctx, name), x));
-    const first = outs[0]!;
-    if (!outs.every((y) => shapeEq(y.shape, first.shape))) {
-      const list = cands.map(([name], i) => ({ name, shape: outs[i]!.shape }));
-      fail({
-        tag: 'CandidateShapes',
-        key,
-        node,
-        candidates: list,
-        message: `${node}: candidates of layer choice '${key}' disagree on output shape: ${list.map((c) => `${c.name} → ${showShape(c.shape)}`).join(', ')}`,
-      });
-    }
     return mkNode({ kind: 'layerChoice', key, names: cands.map(([n]) => n), scope: ctx.scopes }, outs, node);
   };
 

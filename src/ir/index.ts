@@ -15,3 +15,4 @@ export * from './rng.ts';
 export * from './architecture.ts';
 export * from './serialize.ts';
 export * from './counter-rng.ts';
+export * from './shape-varying.ts';

@@ -10,6 +10,7 @@
  */
 import { type Graph, choiceNodes } from './graph.ts';
 import type { Reduction } from './ops.ts';
+import { type Shape, shapeEq } from './shape.ts';
 
 export type Decision =
   | {
@@ -19,6 +20,11 @@ export type Decision =
       readonly scope: readonly string[];
       /** Module paths of every choice node that takes this decision (more than one for shared keys). */
       readonly sites: readonly string[];
+      /**
+       * Present only when the candidates differ in output shape (as built in the supernet): each candidate's
+       * shape. Classic and sampled one-shot search handle such a key; mixed-mode algorithms refuse it.
+       */
+      readonly candidateShapes?: readonly Shape[];
     }
   | {
       readonly kind: 'input';
@@ -58,10 +64,12 @@ export const searchSpace = (g: Graph): SearchSpace => {
       continue;
     }
     const op = n.op;
+    const shapes = n.inputs.map((x) => x.shape);
+    const varies = !shapes.every((s) => shapeEq(s, shapes[0]!));
     byKey.set(
       op.key,
       op.kind === 'layerChoice'
-        ? { kind: 'layer', key: op.key, names: op.names, scope: op.scope, sites: [n.name] }
+        ? { kind: 'layer', key: op.key, names: op.names, scope: op.scope, sites: [n.name], ...(varies ? { candidateShapes: shapes } : {}) }
         : { kind: 'input', key: op.key, names: op.names, nChosen: op.nChosen, reduction: op.reduction, scope: op.scope, sites: [n.name] },
     );
   }

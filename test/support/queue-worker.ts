@@ -2,7 +2,9 @@
 // runs) with faults injected through its `beforeTrial` hook. Run as
 //   node --import tsx test/support/queue-worker.ts '{"url":…,"queueName":…,"hold":[1],"gate":"/tmp/…","throwOn":[2]}'
 // hold: trials that wait, after printing "trial N started", until the file `gate` exists (or forever without one:
-// the test SIGKILLs the process); throwOn: trials whose training throws `injected fault in trial N`. Lines go to
+// the test SIGKILLs the process); holdAfterResult: the same, after the trial's result was sent and before its job
+// completes ("holding trial N after its result"); throwOn: trials whose training throws `injected fault in trial
+// N`; concurrency: trials at once (default 1). Lines go to
 // stdout as `nasgraph worker` prints them; SIGTERM closes the worker and exits 0.
 import { existsSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
@@ -20,9 +22,15 @@ interface Args {
   readonly hold?: readonly number[];
   readonly gate?: string;
   readonly throwOn?: readonly number[];
+  readonly holdAfterResult?: readonly number[];
+  readonly concurrency?: number;
 }
 
 const args = JSON.parse(process.argv[2] ?? '{}') as Args;
+/** Resolves once the gate file exists (never without one). */
+const gateOpen = async (): Promise<void> => {
+  while (args.gate === undefined || !existsSync(args.gate)) await new Promise((d) => setTimeout(d, 100));
+};
 const gpu = await acquireDevice();
 if (E.isLeft(gpu)) {
   process.stderr.write(`error: ${gpu.left.message}\n`);
@@ -32,7 +40,7 @@ const w = startTrialWorker({
   url: args.url,
   queueName: args.queueName,
   gpu: gpu.right,
-  concurrency: 1,
+  concurrency: args.concurrency ?? 1,
   name: args.name,
   ...(args.cwd === undefined ? {} : { cwd: args.cwd }),
   ...(args.lockDurationMs === undefined ? {} : { lockDurationMs: args.lockDurationMs }),
@@ -44,7 +52,13 @@ const w = startTrialWorker({
     if (args.throwOn?.includes(job.id) === true) throw new Error(`injected fault in trial ${job.id}`);
     if (args.hold?.includes(job.id) === true) {
       process.stdout.write(`holding trial ${job.id}\n`);
-      while (args.gate === undefined || !existsSync(args.gate)) await new Promise((d) => setTimeout(d, 100));
+      await gateOpen();
+    }
+  },
+  afterResult: async (job) => {
+    if (args.holdAfterResult?.includes(job.id) === true) {
+      process.stdout.write(`holding trial ${job.id} after its result\n`);
+      await gateOpen();
     }
   },
 });

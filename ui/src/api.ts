@@ -2,17 +2,10 @@
  * Where the page's data comes from: the `nasgraph ui` server's JSON + SSE API, or (a `nasgraph report` file) the
  * data inlined into the page as `window.__NASGRAPH_REPORT__`. The views only see `Source`.
  */
+import type { ReportData } from '../../src/ui/report.ts';
 import type { GraphAnswer, RunDetail, RunsList } from '../../src/ui/server.ts';
 
-export type { GraphAnswer, RunDetail, RunsList };
-
-/** Everything a report inlines: the runs list and, per run id, its views and graph. */
-export interface ReportData {
-  readonly generatedAt: string;
-  readonly runs: RunsList;
-  readonly details: Readonly<Record<string, RunDetail>>;
-  readonly graphs: Readonly<Record<string, GraphAnswer>>;
-}
+export type { GraphAnswer, ReportData, RunDetail, RunsList };
 
 /** The page's data: the same three questions the server answers, and live change notices. */
 export interface Source {

@@ -62,6 +62,11 @@ export interface TrialWorkerOptions {
    * training error. For fault injection in tests (a hang, a throw); nothing else needs it.
    */
   readonly beforeTrial?: (job: TrialJob) => Promise<void>;
+  /**
+   * Called after a trial's result was sent, before its job is completed (a worker dying here makes BullMQ deliver
+   * the trial again: a duplicate result). For fault injection in tests; nothing else needs it.
+   */
+  readonly afterResult?: (job: TrialJob) => Promise<void>;
 }
 
 /** A running worker. */
@@ -214,6 +219,7 @@ export const startTrialWorker = (o: TrialWorkerOptions): TrialWorker => {
       clearInterval(poll);
     }
     await results.add('final', final, { removeOnComplete: true });
+    await o.afterResult?.(p);
     const stopped = controller.signal.aborted ? ` (stopped by the controller after epoch ${curve.length})` : '';
     o.log(final.outcome.ok ? `trial ${p.id} finished: objective ${final.outcome.objective.toFixed(4)}${stopped}` : `trial ${p.id} failed: ${final.outcome.error}`);
     // The result is also the job's return value: a controller that missed the message reads it there.

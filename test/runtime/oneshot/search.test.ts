@@ -4,7 +4,7 @@
  * search interrupted after its first epoch and resumed from its checkpoint ends exactly where an uninterrupted one
  * does; a space an algorithm cannot search is refused naming the key.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -164,6 +164,16 @@ await describeGpu('one-shot search on a space with a clearly best candidate', (g
       for (const [path, v] of full.params) expect(resumed.params.get(path), path).toEqual(v);
     });
   }
+
+  it('a search whose loss explodes but stays finite stops with a Diverged error (no architecture from noise)', async () => {
+    const dir = tempDir();
+    const r = await oneShotSearch(wideGraph, { gpu, driver: eraseDriver(dartsDriver({ lr: 3e-2 })), train, valid, epochs: 3, batchSize: 16, seed: 1, lr: 100, dir });
+    if (E.isRight(r)) throw new Error(`expected divergence; losses ${r.right.history.map((h) => h.metrics['trainLoss']).join(', ')}`);
+    expect(r.left.map((e) => e.tag)).toEqual(['Diverged']);
+    expect(r.left[0]!.message).toMatch(/^darts: diverged: the mean training loss of epoch 1 \(.+\) is more than 10× the first step's loss/);
+    // The diverged epoch is not checkpointed.
+    expect(existsSync(join(dir, 'supernet.safetensors'))).toBe(false);
+  });
 
   it('a resumed search ends where an uninterrupted one does; history.json is written', async () => {
     const whole = tempDir();

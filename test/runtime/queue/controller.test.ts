@@ -17,11 +17,20 @@ import { type RedisServer, startRedis } from '../../support/redis-server.ts';
 
 let redis: RedisServer;
 const closers: (() => Promise<unknown>)[] = [];
+const opened: Redis[] = [];
+/** A connection for BullMQ in the test, disconnected at the end (BullMQ's close leaves a given connection open). */
+const conn = (): Redis => {
+  const r = new Redis(redis.url, { maxRetriesPerRequest: null });
+  r.on('error', () => undefined);
+  opened.push(r);
+  return r;
+};
 beforeAll(async () => {
   redis = await startRedis();
 });
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
+  for (const r of opened) r.disconnect();
   await redis?.stop();
 });
 
@@ -42,7 +51,7 @@ const controller = (queueName: string, key: string, more: { recorded?: number[];
 
 /** A worker played by the test: `process` gets each decoded trial job and the results queue. */
 const fakeWorker = (queueName: string, process: (job: TrialJob, results: Queue, raw: Job) => Promise<unknown>): void => {
-  const conn = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const shared = conn();
   const queues = new Map<string, Queue>();
   const w = new Worker(
     queueName,
@@ -50,15 +59,14 @@ const fakeWorker = (queueName: string, process: (job: TrialJob, results: Queue, 
       const decoded = trialJobCodec.decode(raw.data);
       if (E.isLeft(decoded)) throw new Error('not a trial job');
       const name = decoded.right.results;
-      if (!queues.has(name)) queues.set(name, new Queue(name, { connection: conn }));
+      if (!queues.has(name)) queues.set(name, new Queue(name, { connection: shared }));
       return process(decoded.right, queues.get(name)!, raw);
     },
-    { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) },
+    { connection: conn() },
   );
   closers.push(async () => {
     await w.close(true);
     for (const q of queues.values()) await q.close();
-    conn.disconnect();
   });
 };
 
@@ -115,8 +123,7 @@ describe('queueController', () => {
   it("sets the trial's stop key when the runner's report answers 'stop' (median rule), then takes the worker's result", async () => {
     const key = 'k2';
     const { c } = controller('stop', key);
-    const probe = new Redis(redis.url);
-    closers.push(async () => probe.disconnect());
+    const probe = conn();
     fakeWorker('stop', async (job, results, raw) => {
       await results.add('epoch', { kind: 'epoch', key, id: job.id, epoch: 1, metrics: { objective: 0.1 }, worker: 'fake' });
       await until(async () => (await probe.get(stopKey('stop', raw.id!))) !== null); // what the real worker polls
@@ -148,7 +155,7 @@ describe('queueController', () => {
   it('collects a trial that completed while no controller listened from the job, and records one BullMQ failed as failed', async () => {
     const key = 'k4';
     // A worker finishes trial 0 (its result message lost) and fails trial 1, before any controller exists.
-    const trials = new Queue('gone', { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) });
+    const trials = new Queue('gone', { connection: conn() });
     closers.push(() => trials.close());
     const base = { version: 1, key, arch: { conv: [0] }, ...JOB, results: resultsQueueName('gone', key) } as const;
     await trials.add('trial', { ...base, id: 0 }, { jobId: trialJobId(key, 0) });

@@ -78,6 +78,27 @@ describe('the trial queue under faults (real redis-server, worker processes)', (
     expect(count(s.err(), /^trial #1 \(/gm)).toBe(1);
   });
 
+  it('a worker SIGKILLed after sending its result: the trial runs again, and its second result is ignored with a warning', async () => {
+    const fast = { lockDurationMs: 2000, stalledIntervalMs: 1000 };
+    const gate = join(dir, 'gate-dup');
+    const w1 = worker('dup', 'w1', { holdAfterResult: [0], ...fast });
+    const s = search('run-dup', 'dup', '--trials', '2');
+    await w1.waitFor(/^holding trial 0 after its result$/m);
+    // Trial 0's result is in; its job is not completed: killing w1 now makes BullMQ deliver it again.
+    await s.waitFor(/^trial #0 \(1\/2\)/m);
+    w1.child.kill('SIGKILL');
+    await w1.exited;
+    // w2 holds trial 1 (so the search cannot end) until the duplicate result of trial 0 has been seen.
+    const w2 = worker('dup', 'w2', { hold: [1], gate, concurrency: 2, ...fast });
+    await s.waitFor(/^warning: ignored a result for trial 0 from worker w2: the trial is already recorded \(a duplicate delivery\)$/m);
+    writeFileSync(gate, '');
+    expect(await s.exited, why(s)).toBe(0);
+    expect(w2.out()).toMatch(/^trial 0 started \(job [0-9a-f]+-0\) \(re-delivered\)$/m);
+    expect(w2.out()).toMatch(/^trial 0 finished/m);
+    expect(ids('run-dup')).toEqual([0, 1]);
+    expect(count(s.err(), /^trial #0 \(/gm)).toBe(1);
+  });
+
   it('a worker whose training throws: the trial is recorded failed with the error, and the search goes on', async () => {
     const w = worker('throw', 'wt', { throwOn: [1] });
     const s = search('run-throw', 'throw', '--trials', '3');

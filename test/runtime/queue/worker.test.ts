@@ -35,11 +35,20 @@ export default defineModel({ name: 'tiny', input: [1, 6, 6], layer: block((ctx, 
 
 let redis: RedisServer;
 const closers: (() => Promise<unknown>)[] = [];
+const opened: Redis[] = [];
+/** A connection for BullMQ in the test, disconnected at the end (BullMQ's close leaves a given connection open). */
+const conn = (): Redis => {
+  const r = new Redis(redis.url, { maxRetriesPerRequest: null });
+  r.on('error', () => undefined);
+  opened.push(r);
+  return r;
+};
 beforeAll(async () => {
   redis = await startRedis();
 });
 afterAll(async () => {
   for (const c of closers.reverse()) await c();
+  for (const r of opened) r.disconnect();
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -84,8 +93,8 @@ await describeGpu('the trial worker (in process)', (gpu) => {
   let onEpoch: (m: Extract<ResultMessage, { kind: 'epoch' }>) => Promise<void> = async () => undefined;
 
   beforeAll(() => {
-    trials = new Queue(QUEUE, { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) });
-    probe = new Redis(redis.url);
+    trials = new Queue(QUEUE, { connection: conn() });
+    probe = conn();
     const results = new Worker(
       resultsQueueName(QUEUE, KEY),
       async (job: Job) => {
@@ -93,14 +102,13 @@ await describeGpu('the trial worker (in process)', (gpu) => {
         messages.push(m);
         if (m.kind === 'epoch') await onEpoch(m);
       },
-      { connection: new Redis(redis.url, { maxRetriesPerRequest: null }) },
+      { connection: conn() },
     );
     worker = startTrialWorker({ url: redis.url, queueName: QUEUE, gpu, concurrency: 1, name: 'test-worker', stopPollMs: 100, refusalDelayMs: 60_000, log: (l) => lines.push(l), warn: (l) => warnings.push(l) });
     closers.push(
       () => worker.close(true),
       () => results.close(true),
       () => trials.close(),
-      async () => probe.disconnect(),
     );
   });
 

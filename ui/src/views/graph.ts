@@ -104,7 +104,7 @@ const drawGraph = (view: GraphView, laid: ElkNode, onPick: (n: GraphNode) => voi
   const H = (laid.height ?? 400) + 20;
   const root = svg('svg', { viewBox: `-10 -10 ${W} ${H}`, width: W, height: H, class: 'graph', role: 'group', 'aria-label': `supernet graph, ${view.nodes.length} nodes` });
   const defs = svg('defs');
-  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 6, markerHeight: 6, orient: 'auto-start-reverse' });
+  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, markerUnits: 'userSpaceOnUse', orient: 'auto-start-reverse' });
   marker.append(svg('path', { d: 'M 0 0 L 10 5 L 0 10 z', class: 'arrowhead' }));
   defs.append(marker);
   root.append(defs);
@@ -229,7 +229,7 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
   if (d.weights !== null && d.weights.epochs.length > 0) {
     const w = d.weights;
     const last = w.epochs.length - 1;
-    const asked = Number(params.get('epoch'));
+    const asked = params.has('epoch') ? Number(params.get('epoch')) : NaN;
     let at = Number.isInteger(asked) && w.epochs.includes(asked) ? w.epochs.indexOf(asked) : last;
     const byKey = new Map(w.keys.map((k) => [k.key, k]));
     const make = (): Colouring => ({
@@ -262,7 +262,7 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
     const t = d.trials;
     const rows = t.rows;
     const best = [...rows].filter((r) => r.value !== null).sort((a, b) => (t.direction === 'maximize' ? (b.value ?? 0) - (a.value ?? 0) : (a.value ?? 0) - (b.value ?? 0)))[0] ?? rows[0]!;
-    const asked = Number(params.get('trial'));
+    const asked = params.has('trial') ? Number(params.get('trial')) : NaN;
     let trial = rows.find((r) => r.id === asked) ?? best;
     const freq = (key: string, i: number): number | null => {
       const withKey = rows.filter((r) => r.arch[key] !== undefined);

@@ -1,18 +1,20 @@
-// The package a user installs: `npm pack` in the repository, `npm install` of the tarball into a fresh project in
+// The package a user installs: `npm pack` of the repository, `npm install` of the tarball into a fresh project in
 // the system's temporary directory (outside the repository, so nothing resolves to the checkout's sources), then, as
 // that user: a TypeScript model file importing `nasgraph/ir`, `npx nasgraph space` and `check` on it, the IR imported
 // from plain Node, and the shipped .d.ts type-checking the model file.
 //
 // The tarball's dependencies come from the local npm cache (filled by scripts/setup.sh's install) or the registry:
 // `--prefer-offline`. No timing is asserted; every child gets minutes (packing runs the TypeScript build).
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..');
 const CHILD_TIMEOUT_MS = 600_000;
+/** Packing builds dist/ and the UI page (prepack): two builds, minutes each on a loaded machine. */
+const PACK_TIMEOUT_MS = 1_200_000;
 
 interface Result {
   readonly code: number | null;
@@ -35,17 +37,17 @@ const cleanEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-const run = (cmd: string, args: readonly string[], cwd: string): Promise<Result> =>
+const run = (cmd: string, args: readonly string[], cwd: string, timeout = CHILD_TIMEOUT_MS): Promise<Result> =>
   new Promise((done) => {
-    execFile(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout: CHILD_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { cwd, env: cleanEnv(), encoding: 'utf8', timeout, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
       done({ code, stdout, stderr });
     });
   });
 
 /** Runs and requires exit 0, showing what the child printed when it did not. */
-const ok = async (cmd: string, args: readonly string[], cwd: string): Promise<Result> => {
-  const r = await run(cmd, args, cwd);
+const ok = async (cmd: string, args: readonly string[], cwd: string, timeout = CHILD_TIMEOUT_MS): Promise<Result> => {
+  const r = await run(cmd, args, cwd, timeout);
   expect(r.code, `${cmd} ${args.join(' ')} in ${cwd}\n${r.stdout}\n${r.stderr}`).toBe(0);
   return r;
 };
@@ -72,7 +74,14 @@ let packed: readonly string[] = [];
 
 beforeAll(async () => {
   tmp = realpathSync(mkdtempSync(join(tmpdir(), 'nasgraph-pack-')));
-  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], root);
+  // Packed from a copy of what the package is built from, so that its builds (dist/, and ui/dist/, which Vite
+  // empties first) never touch the checkout while other test files use it; node_modules is the checkout's.
+  const stage = join(tmp, 'stage');
+  for (const f of ['package.json', 'README.md', '.npmrc', 'tsconfig.json', 'tsconfig.build.json', 'bin', 'src', 'ui']) {
+    if (existsSync(join(root, f))) cpSync(join(root, f), join(stage, f), { recursive: true, filter: (from) => !from.startsWith(join(root, 'ui', 'dist')) });
+  }
+  symlinkSync(join(root, 'node_modules'), join(stage, 'node_modules'), 'dir');
+  const pack = await ok('npm', ['pack', '--json', '--pack-destination', tmp], stage, PACK_TIMEOUT_MS);
   // npm prints the prepack script's output before the JSON on stdout.
   const info = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
   tarball = join(tmp, info[0]!.filename);
@@ -82,15 +91,15 @@ beforeAll(async () => {
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'fresh-project', version: '1.0.0', private: true }, null, 2));
   await ok('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error', tarball], project);
   writeFileSync(join(project, 'model.ts'), MODEL);
-}, 2 * CHILD_TIMEOUT_MS + 60_000);
+}, PACK_TIMEOUT_MS + CHILD_TIMEOUT_MS + 60_000);
 
 afterAll(() => {
   if (tmp !== '') rmSync(tmp, { recursive: true, force: true });
 });
 
 describe('npm pack, installed into a fresh project', () => {
-  it('ships the built JavaScript, the declarations and the bin, and no sources or tests', () => {
-    for (const f of ['bin/nasgraph.js', 'dist/index.js', 'dist/ir/index.js', 'dist/ir/index.d.ts', 'dist/ir/layers.d.ts', 'dist/cli/main.js', 'dist/runtime/index.d.ts', 'package.json']) {
+  it('ships the built JavaScript, the declarations, the bin and the UI page, and no sources or tests', () => {
+    for (const f of ['bin/nasgraph.js', 'dist/index.js', 'dist/ir/index.js', 'dist/ir/index.d.ts', 'dist/ir/layers.d.ts', 'dist/cli/main.js', 'dist/runtime/index.d.ts', 'ui/dist/index.html', 'package.json']) {
       expect(packed, f).toContain(f);
     }
     expect(packed.filter((f) => f.startsWith('src/') || f.startsWith('test/') || f.endsWith('.ts') && !f.endsWith('.d.ts'))).toEqual([]);
@@ -130,6 +139,41 @@ describe('npm pack, installed into a fresh project', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]).toContain(`key 'conv': "k5" is not a candidate name`);
     expect(bad.stderr).not.toMatch(/^\s+at /m);
+  });
+
+  it('`nasgraph ui` serves the packed page', async () => {
+    mkdirSync(join(project, 'runs'), { recursive: true });
+    // The bin itself (not npx) as the child, so that ending the child ends the server.
+    const child = spawn(process.execPath, [join(project, 'node_modules', 'nasgraph', 'bin', 'nasgraph.js'), 'ui', 'runs', '--port', '0'], {
+      cwd: project,
+      env: cleanEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      const url = await new Promise<string>((done, fail) => {
+        const timer = setTimeout(() => fail(new Error(`no URL after ${CHILD_TIMEOUT_MS} ms: ${out}`)), CHILD_TIMEOUT_MS);
+        const seen = (d: Buffer): void => {
+          out += d.toString();
+          const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (m !== null) {
+            clearTimeout(timer);
+            done(m[0]);
+          }
+        };
+        child.stdout.on('data', seen);
+        child.stderr.on('data', seen);
+        child.on('exit', (code) => fail(new Error(`nasgraph ui exited (${code}) before serving: ${out}`)));
+      });
+      const page = await (await fetch(url)).text();
+      expect(page).toContain('<title>nasgraph · NAS UI</title>');
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((done) => child.once('exit', done));
+        child.kill('SIGTERM');
+        await exited;
+      }
+    }
   });
 
   it('imports from plain Node (no TypeScript loader) and type-checks a model file against the shipped .d.ts', async () => {

@@ -25,10 +25,9 @@ import {
   nodes,
   searchSpace,
 } from '../../src/ir/index.ts';
-import { initParams } from '../../src/runtime/params.ts';
+import { initParams, paramShapes } from '../../src/runtime/params.ts';
 import { evaluate } from '../../src/reference/evaluate.ts';
 import { build, fixedParams } from './helpers.ts';
-import { paramShapes } from '../../src/runtime/params.ts';
 
 const OPS = ['max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5', 'none'];
 

@@ -24,7 +24,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { type Shape, numel } from '../ir/shape.ts';
 import type { Kernel } from './kernel.ts';
-import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, copyKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
+import { copyKernel } from './kernels/elementwise.ts';
+import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
 import type { BufferSpec, Dispatch, Program, ProgramParam, ProgramScalar } from './program.ts';
 
 export { HYPER, HYPER_LENGTH, type UpdateRule, stateSlots } from './kernels/optimizer.ts';
@@ -289,10 +290,10 @@ export const withOptimizer = <P extends TrainableProgram>(
       if (trained.has(q.path)) continue;
       const n = numel(q.shape);
       const backup = newBuffer(n * 4, 'scratch', `backup of ${q.path}`);
-      const save = copyKernel({ label: `back up ${q.path}`, n, unlessFinite: false });
+      const save = copyKernel(`back up ${q.path}`, n);
       dispatch(save, [q.buffer, backup]);
       prologue.push(dispatches.pop()!);
-      dispatch(copyKernel({ label: `restore ${q.path} after a non-finite loss`, n, unlessFinite: true }), [backup, q.buffer, program.loss]);
+      dispatch(copyKernel(`restore ${q.path} after a non-finite loss`, n, { unlessFinite: true }), [backup, q.buffer, program.loss]);
     }
   }
   const layout: OptimizerLayout = { resolved: resolved.right, hyper, state, ...(clip === undefined ? {} : { clip }) };

@@ -203,6 +203,8 @@ export const stepScalars = (rule: UpdateRule, t: number, lr: number): Readonly<R
  * const r = withOptimizer(trainProgram, { optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true } });
  * if (E.isRight(r)) r.right.layout.state.map((s) => s.path); // ['__optimizer__/momentum_buffer/fc/weight', …]
  */
+// Longer than 80 lines: one linear pass appending buffers and dispatches in program order (scalars, norm, updates,
+// backups); its parts share the growing buffer and kernel lists, and read best top to bottom.
 export const withOptimizer = <P extends TrainableProgram>(
   program: P,
   options: OptimizerOptions,

@@ -7,7 +7,8 @@ import type { Node } from '../ir/node.ts';
 import { numel } from '../ir/shape.ts';
 import type { ChainStep, Emitter } from './emitter.ts';
 import type { Guard } from './program.ts';
-import { CHOICE_CHUNK, slotKernel, weightedSumKernel } from './kernels/choice.ts';
+import { CHOICE_CHUNK, slotKernel } from './kernels/choice.ts';
+import { weightedSumChunkKernel } from './kernels/mix.ts';
 import { type EwIndex, copyKernel } from './kernels/elementwise.ts';
 import type { Activation as GemmActivation, Epilogue } from './kernels/epilogue.ts';
 
@@ -71,14 +72,13 @@ export const emitWeighted = (e: Emitter, node: Node, weights: number, out: numbe
             count,
             first: i === 0,
           })
-        : weightedSumKernel({
+        : weightedSumChunkKernel({
             label: l,
             n: e.batch * numel(node.shape),
-            m: part.length,
+            periods: part.map(() => undefined),
             offset,
-            count,
             accumulate: i > 0,
-            mean: op.kind === 'inputChoice' && op.reduction === 'mean' && i === parts.length - 1,
+            ...(op.kind === 'inputChoice' && op.reduction === 'mean' && i === parts.length - 1 ? { mean: { count } } : {}),
           });
     e.dispatch(kernel, [weights, ...part, out], l, group);
   });

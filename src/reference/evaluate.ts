@@ -171,48 +171,41 @@ const checkInputs = (g: Graph, o: EvaluateOptions, errors: RefError[]): void => 
   }
 };
 
-/**
- * Evaluates `graph`'s outputs. Errors (all collected): a bad batch, missing/unexpected/mis-sized inputs, missing
- * or mis-sized parameters (named by path), missing or invalid choices (named by key), an absent value flowing
- * into an op other than add, BatchNorm training on a single value per channel.
- */
-export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly RefError[], Evaluation> => {
-  const errors: RefError[] = [];
-  checkInputs(graph, o, errors);
-  if (errors.some((e) => e.tag === 'BadBatch')) return E.left(errors);
-  const { needed, resolved } = demand(graph, o, errors);
-  if (errors.length > 0) return E.left(errors);
+/** The values computed so far, and how a node reads its inputs from them (parameters from the store). */
+class Values {
+  readonly values = new Map<string, Value>();
+  readonly stats = new Map<string, Float32Array>();
+  /** Whether a BatchNorm trained (set with its statistics): then updatedStats is reported whatever the mode. */
+  trained = false;
+  readonly #paramValues = new Map<string, Float64Array>();
 
-  const batch = o.batch;
-  const values = new Map<string, Value>();
-  const failed = new Set<string>();
-  const stats = new Map<string, Float32Array>();
-  let trained = false; // whether a BatchNorm trained (set with its statistics): then updatedStats is reported whatever the mode
-  const paramValues = new Map<string, Float64Array>();
+  constructor(readonly o: EvaluateOptions) {}
+
+  rowsOf(n: Node): number {
+    return n.batched ? this.o.batch : 1;
+  }
+
   /** A parameter read as a value (an unbatched input of an elementwise or gradient op). */
-  const paramValue = (path: string): Float64Array => {
-    const seen = paramValues.get(path);
+  paramValue(path: string): Float64Array {
+    const seen = this.#paramValues.get(path);
     if (seen !== undefined) return seen;
-    const v = Float64Array.from(o.params.get(path)!);
-    paramValues.set(path, v);
+    const v = Float64Array.from(this.o.params.get(path)!);
+    this.#paramValues.set(path, v);
     return v;
-  };
-  const rowsOf = (n: Node): number => (n.batched ? batch : 1);
-  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
-  const operand = (n: Node, user: Node): Float64Array => {
-    const v = act(n, user);
-    return user.batched && !n.batched ? tile(v, batch) : v;
-  };
+  }
 
-  const param = (n: Node, user: Node): ArrayLike<number> => {
+  /** The weights `user` reads from parameter `n` (a NodeFailure when `n` is computed). */
+  param(n: Node, user: Node): ArrayLike<number> {
     if (n.op.kind !== 'param') {
       throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} reads its weights from ${n.name} (${n.op.kind}), which is not a parameter` });
     }
-    return o.params.get(n.op.path)!;
-  };
-  const act = (n: Node, user: Node): Float64Array => {
-    if (n.op.kind === 'param') return paramValue(n.op.path);
-    const v = values.get(n.id);
+    return this.o.params.get(n.op.path)!;
+  }
+
+  /** The value of `n` as an input of `user`; an absent value is a NodeFailure (only add accepts one). */
+  act(n: Node, user: Node): Float64Array {
+    if (n.op.kind === 'param') return this.paramValue(n.op.path);
+    const v = this.values.get(n.id);
     if (v === undefined) {
       throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} takes a parameter (${n.name}) as an activation` });
     }
@@ -225,59 +218,97 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       });
     }
     return v;
-  };
+  }
 
-  const evalNode = (n: Node): Value => {
-    const env: RefEnv = {
-      batch,
-      mode: o.mode ?? 'eval',
-      seed: o.seed ?? 0,
-      graphInput: (name) => o.inputs[name]!,
-      input: (i) => act(n.inputs[i]!, n),
-      operand: (i) => operand(n.inputs[i]!, n),
-      stored: (i) => values.get(n.inputs[i]!.id),
-      rows: (i) => rowsOf(n.inputs[i]!),
-      weight: (i) => param(n.inputs[i]!, n),
-      choice: () => evalChoice(n, resolved.get(n.id)!),
-      choiceWeights: (key) => o.choiceWeights![key]!,
-      setStat: (path, v) => {
-        trained = true;
-        stats.set(path, Float32Array.from(v));
-      },
-    };
-    return refRule(n.op)(n.op, n, env);
-  };
+  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
+  operand(n: Node, user: Node): Float64Array {
+    const v = this.act(n, user);
+    return user.batched && !n.batched ? tile(v, this.o.batch) : v;
+  }
+}
 
-  /** A choice node under its resolution: see choice.ts for the semantics. */
-  const mixing = o.choices?.kind === 'mix';
-  const evalChoice = (n: Node, r: Resolved): Value => {
-    const op = n.op;
-    if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('not a choice');
-    const terms = r.indices.map((i, j) => ({ v: values.get(n.inputs[i]!.id)!, w: r.weights[j]! }));
-    const scaled = (t: { readonly v: Value; readonly w: number }): Value => (isAbsent(t.v) || t.w === 1 ? t.v : t.v.map((x) => x * t.w));
-    if (op.kind === 'inputChoice' && op.reduction === 'none') {
-      // The input at this node's position among the chosen ones (absent passes through, as apply).
-      const t = terms[op.position];
-      if (t === undefined || isAbsent(t.v)) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
-      return scaled(t);
-    }
-    // One chosen input: the input itself (absent included), as apply.
-    if (terms.length === 1 && !(mixing && isAbsent(terms[0]!.v))) return scaled(terms[0]!);
-    if (op.kind === 'inputChoice' && op.reduction === 'concat') {
-      // act() rejects an absent input: concatenation needs every chosen value.
-      const xs = terms.map((t, j) => ({ x: act(n.inputs[r.indices[j]!]!, n), w: t.w }));
-      return concatRef(xs.map(({ x, w }) => ({ data: w === 1 ? x : x.map((v) => v * w), shape: n.inputs[0]!.shape })), batch);
-    }
-    const present = terms.flatMap((t) => (isAbsent(t.v) ? [] : [{ x: t.v, w: t.w }]));
-    if (present.length === 0) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
-    const sum = weightedSum(present);
-    if (op.kind === 'inputChoice' && op.reduction === 'mean') {
-      const factor = 1 / terms.reduce((s, t) => s + t.w, 0);
-      return sum.map((v) => v * factor);
-    }
-    return sum;
-  };
+/** A choice node under its resolution: see choice.ts for the semantics. */
+const evalChoice = (vs: Values, n: Node, r: Resolved): Value => {
+  const op = n.op;
+  if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('not a choice');
+  const batch = vs.o.batch;
+  const mixing = vs.o.choices?.kind === 'mix';
+  const terms = r.indices.map((i, j) => ({ v: vs.values.get(n.inputs[i]!.id)!, w: r.weights[j]! }));
+  const scaled = (t: { readonly v: Value; readonly w: number }): Value => (isAbsent(t.v) || t.w === 1 ? t.v : t.v.map((x) => x * t.w));
+  if (op.kind === 'inputChoice' && op.reduction === 'none') {
+    // The input at this node's position among the chosen ones (absent passes through, as apply).
+    const t = terms[op.position];
+    if (t === undefined || isAbsent(t.v)) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+    return scaled(t);
+  }
+  // One chosen input: the input itself (absent included), as apply.
+  if (terms.length === 1 && !(mixing && isAbsent(terms[0]!.v))) return scaled(terms[0]!);
+  if (op.kind === 'inputChoice' && op.reduction === 'concat') {
+    // act() rejects an absent input: concatenation needs every chosen value.
+    const xs = terms.map((t, j) => ({ x: vs.act(n.inputs[r.indices[j]!]!, n), w: t.w }));
+    return concatRef(xs.map(({ x, w }) => ({ data: w === 1 ? x : x.map((v) => v * w), shape: n.inputs[0]!.shape })), batch);
+  }
+  const present = terms.flatMap((t) => (isAbsent(t.v) ? [] : [{ x: t.v, w: t.w }]));
+  if (present.length === 0) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+  const sum = weightedSum(present);
+  if (op.kind === 'inputChoice' && op.reduction === 'mean') {
+    const factor = 1 / terms.reduce((s, t) => s + t.w, 0);
+    return sum.map((v) => v * factor);
+  }
+  return sum;
+};
 
+/** The value of node `n` by its op's reference rule (reference/ops.ts), its inputs read from `vs`. */
+const evalNode = (vs: Values, n: Node, resolved: ReadonlyMap<string, Resolved>): Value => {
+  const o = vs.o;
+  const env: RefEnv = {
+    batch: o.batch,
+    mode: o.mode ?? 'eval',
+    seed: o.seed ?? 0,
+    graphInput: (name) => o.inputs[name]!,
+    input: (i) => vs.act(n.inputs[i]!, n),
+    operand: (i) => vs.operand(n.inputs[i]!, n),
+    stored: (i) => vs.values.get(n.inputs[i]!.id),
+    rows: (i) => vs.rowsOf(n.inputs[i]!),
+    weight: (i) => vs.param(n.inputs[i]!, n),
+    choice: () => evalChoice(vs, n, resolved.get(n.id)!),
+    choiceWeights: (key) => o.choiceWeights![key]!,
+    setStat: (path, v) => {
+      vs.trained = true;
+      vs.stats.set(path, Float32Array.from(v));
+    },
+  };
+  return refRule(n.op)(n.op, n, env);
+};
+
+/** The graph's outputs (an absent one is an error), or every error found. */
+const collectOutputs = (graph: Graph, vs: Values, errors: RefError[]): E.Either<readonly RefError[], Evaluation> => {
+  const outputs: Float64Array[] = [];
+  graph.outputs.forEach((n, i) => {
+    const v = n.op.kind === 'param' ? vs.paramValue(n.op.path) : vs.values.get(n.id);
+    if (v === undefined) return; // failed: already reported
+    if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
+    else outputs.push(v);
+  });
+  if (errors.length > 0) return E.left(errors);
+  const present = new Map<string, Float64Array>();
+  for (const [id, v] of vs.values) if (!isAbsent(v)) present.set(id, v);
+  return E.right({ outputs, values: present, ...(vs.o.mode === 'train' || vs.trained ? { updatedStats: vs.stats } : {}) });
+};
+
+/**
+ * Evaluates `graph`'s outputs. Errors (all collected): a bad batch, missing/unexpected/mis-sized inputs, missing
+ * or mis-sized parameters (named by path), missing or invalid choices (named by key), an absent value flowing
+ * into an op other than add, BatchNorm training on a single value per channel.
+ */
+export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly RefError[], Evaluation> => {
+  const errors: RefError[] = [];
+  checkInputs(graph, o, errors);
+  if (errors.some((e) => e.tag === 'BadBatch')) return E.left(errors);
+  const { needed, resolved } = demand(graph, o, errors);
+  if (errors.length > 0) return E.left(errors);
+  const vs = new Values(o);
+  const failed = new Set<string>();
   for (const n of topoOrder(graph.outputs)) {
     if (!needed.has(n.id) || n.op.kind === 'param') continue;
     if (n.inputs.some((i) => failed.has(i.id))) {
@@ -285,23 +316,12 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       continue;
     }
     try {
-      values.set(n.id, evalNode(n));
+      vs.values.set(n.id, evalNode(vs, n, resolved));
     } catch (e) {
       if (!(e instanceof NodeFailure)) throw e;
       errors.push(e.error);
       failed.add(n.id);
     }
   }
-
-  const outputs: Float64Array[] = [];
-  graph.outputs.forEach((n, i) => {
-    const v = n.op.kind === 'param' ? paramValue(n.op.path) : values.get(n.id);
-    if (v === undefined) return; // failed: already reported
-    if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
-    else outputs.push(v);
-  });
-  if (errors.length > 0) return E.left(errors);
-  const present = new Map<string, Float64Array>();
-  for (const [id, v] of values) if (!isAbsent(v)) present.set(id, v);
-  return E.right({ outputs, values: present, ...(o.mode === 'train' || trained ? { updatedStats: stats } : {}) });
+  return collectOutputs(graph, vs, errors);
 };

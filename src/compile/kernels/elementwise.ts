@@ -80,8 +80,29 @@ export const ewKernel = (s: EwSpec): Kernel => {
 export const addExpr = (k: number, accumulate: boolean): string =>
   [...(accumulate ? ['acc'] : []), ...Array.from({ length: k }, (_, j) => `v${j}`)].join(' + ') || '0.0';
 
-/** Copies `n` elements (e.g. into an output buffer). */
-export const copyKernel = (label: string, n: number): Kernel => ewKernel({ label, n, inputs: [{ kind: 'flat' }], expr: 'v0' });
+/**
+ * Copies `n` elements (into an output buffer, a backup of a buffer); with `unlessFinite`, a third binding `loss`
+ * and the copy happens only when `loss[0]` is NOT finite (the restore half of a backup/restore pair around an
+ * optimizer step). The one flat copy kernel; strided copies are `stridedCopyKernel`'s. Bindings: x0, out[, loss].
+ *
+ * @example
+ * copyKernel('copy output 0', 640);
+ * copyKernel('restore bn/running_mean after a non-finite loss', 16, { unlessFinite: true });
+ */
+export const copyKernel = (label: string, n: number, o: { readonly unlessFinite?: boolean } = {}): Kernel =>
+  o.unlessFinite === true
+    ? elementwiseModule({
+        label,
+        bindings: [
+          { name: 'x0', access: 'read' },
+          { name: 'out', access: 'read_write' },
+          { name: 'loss', access: 'read' },
+        ],
+        n,
+        extra: 'fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }\n',
+        body: 'if (is_finite(loss[0])) { return; }\n  out[i] = x0[i];',
+      })
+    : ewKernel({ label, n, inputs: [{ kind: 'flat' }], expr: 'v0' });
 
 /** Fills `n` elements with zeros (DARTS' "none" op). */
 export const zeroKernel = (label: string, n: number): Kernel =>

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only matmul,conv] [--no-tfjs]`: runs the bench sections on the default WebGPU adapter,
+ * `npm run bench [-- --only matmul,conv] [--no-tfjs] [--profile]`: runs the bench sections on the default WebGPU adapter,
  * prints a table (ours vs tfjs-webgpu on the same device) and writes bench/results/<date>-<adapter>.json.
  * Not a test: figures depend on the machine and its load. On lavapipe they are CPU figures, not GPU ones.
  *
@@ -17,17 +17,21 @@ import { inferenceSection } from './inference.ts';
 import { mainJobSection } from './main-job.ts';
 import { matmulSection } from './matmul.ts';
 import { oneshotSection } from './oneshot.ts';
+import { profileSection } from './profile.ts';
+import { queueSection } from './queue.ts';
 import { trainingDartsSection, trainingSection } from './training.ts';
 import type { BenchSection, Row } from './section.ts';
 import { type Tfjs, setupTfjs } from './tfjs.ts';
 
 // training-darts (the 8-cell mixed supernet) takes ~4 min on lavapipe with a warm shader cache, ~11 min cold.
-const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection];
+const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection, queueSection, profileSection];
 
 const args = process.argv.slice(2);
 const onlyArg = args.find((a, i) => a.startsWith('--only=') || args[i - 1] === '--only');
 const only = onlyArg === undefined ? undefined : (onlyArg.startsWith('--only=') ? onlyArg.slice(7) : onlyArg).split(',');
 const withTfjs = !args.includes('--no-tfjs');
+// --profile: the per-kernel-family profile of the DARTS step (section `profile`), beside any --only sections.
+const withProfile = args.includes('--profile');
 const unknown = (only ?? []).filter((n) => !sections.some((s) => s.name === n));
 if (unknown.length > 0) {
   console.error(`unknown section(s): ${unknown.join(', ')}; known: ${sections.map((s) => s.name).join(', ')}`);
@@ -46,7 +50,8 @@ const tfjs: Tfjs | undefined = withTfjs ? await setupTfjs(gpu) : undefined;
 
 const rows: Row[] = [];
 const started = new Date();
-for (const s of sections.filter((s) => only === undefined || only.includes(s.name))) {
+const chosen = sections.filter((s) => (only === undefined ? s !== profileSection || withProfile : only.includes(s.name) || (withProfile && s === profileSection)));
+for (const s of chosen) {
   log(`== ${s.name}: ${s.description}`);
   rows.push(...(await s.run({ gpu, tfjs, log })));
 }

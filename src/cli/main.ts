@@ -15,6 +15,7 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './check.ts';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { addExportCommand } from './export.ts';
+import { addLatencyCommand } from './latency.ts';
 import { addRetrainCommand } from './retrain.ts';
 import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
@@ -49,6 +50,7 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addRetrainCommand(program, io, setCode);
   addSearchCommand(program, io, setCode);
   addExportCommand(program, io, setCode);
+  addLatencyCommand(program, io, setCode);
   addWorkerCommand(program, io, setCode);
   addUiCommand(program, io, setCode);
   addReportCommand(program, io, setCode);

@@ -24,7 +24,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { formatArchitectureJson } from '../ir/architecture.ts';
 import { type Architecture, apply } from '../ir/apply.ts';
-import { type Graph, paramCount, searchSpace } from '../ir/index.ts';
+import { type Graph, fitCheck, paramCount, searchSpace } from '../ir/index.ts';
 import { numel } from '../ir/shape.ts';
 import { ONE_SHOT_NAMES, type OneShotName, type HistoryEntry } from '../search/oneshot/types.ts';
 import { writeWeights } from '../runtime/checkpoint.ts';
@@ -38,11 +38,13 @@ import { paramShapes } from '../runtime/params.ts';
 import { type ProgressSink, type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective } from '../runtime/search-display.ts';
 import { type SearchData, countMacs, retrainArchitecture, searchData } from '../runtime/trial-evaluator.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, processIo } from './io.ts';
 import { reportLoadErrors } from './space.ts';
 
 /** Exit code of an interrupted search (128 + SIGINT). */
 const EXIT_INTERRUPTED = 130;
+/** Exit code of a search stopped by SIGTERM (128 + 15). */
+const EXIT_TERMINATED = 143;
 
 /** Whether `name` is a one-shot algorithm. */
 export const isOneShot = (name: string): name is OneShotName => (ONE_SHOT_NAMES as readonly string[]).includes(name);
@@ -188,15 +190,24 @@ const stepLines = (inner: ProgressSink, stream: ProgressStream): ProgressSink =>
   };
 };
 
-const epochLine = (h: HistoryEntry): string => {
+/**
+ * The line an epoch's history entry prints. Each figure says what it is: the supernet's running training accuracy,
+ * and the validation accuracy of the DISCRETISED architecture (the one the algorithm would export now) on the
+ * shared weights — not the supernet's own. SPOS derives nothing while it trains (its architecture comes from the
+ * evolution afterwards): its epochs print no architecture; the evolution prints as such, not as one more epoch.
+ */
+export const epochLine = (h: HistoryEntry, strategy: OneShotName, epochs: number): string => {
   const m = h.metrics;
-  const parts = [`epoch ${h.epoch}`];
+  const evolution = m['candidates'] !== undefined;
+  const parts = [evolution ? 'evolution' : m['stage'] !== undefined ? `epoch ${h.epoch}` : `epoch ${h.epoch}/${epochs}`];
   if (m['stage'] !== undefined) parts.push(`stage ${m['stage']}`);
-  if (m['trainLoss'] !== undefined) parts.push(`train loss ${m['trainLoss'].toFixed(4)} acc ${formatObjective(m['trainAccuracy'] ?? NaN)}`);
-  if (m['candidates'] !== undefined) parts.push(`${m['candidates']} candidates scored`);
-  parts.push(`valid acc of the derived arch ${formatObjective(m['validAccuracy'] ?? NaN)}`);
+  if (m['trainLoss'] !== undefined) parts.push(`supernet train loss ${m['trainLoss'].toFixed(4)} acc ${formatObjective(m['trainAccuracy'] ?? NaN)}`);
+  if (evolution) parts.push(`${m['candidates']} candidates scored; best: valid acc ${formatObjective(m['validAccuracy'] ?? NaN)} on the shared weights`);
+  else if (strategy === 'spos') parts.push('(the architecture is chosen by the evolution after the last epoch)');
+  else parts.push(`discretised architecture on the shared weights: valid acc ${formatObjective(m['validAccuracy'] ?? NaN)}`);
   if (m['seconds'] !== undefined) parts.push(formatDuration(m['seconds'] * 1000));
-  return `${parts.join('  ')}\n         ${formatArchitecture(h.arch)}\n`;
+  const showArch = evolution || strategy !== 'spos';
+  return `${parts.join('  ')}\n${showArch ? `         ${formatArchitecture(h.arch)}\n` : ''}`;
 };
 
 /** Runs a one-shot `search`; returns the exit code. `given(name)`: whether a flag was on the command line. */
@@ -259,10 +270,21 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     for (const e of refused) io.err(`error: ${e.message}\n`);
     return e2code(refused);
   }
+  // Layer choices whose candidates differ in shape: every architecture must fit before the supernet trains.
+  const unfit = fitCheck(graph);
+  if (E.isLeft(unfit)) {
+    for (const e of unfit.left) io.err(`error: ${model}: ${e.message}\n`);
+    return EXIT_ERRORS;
+  }
   const data = loadData(s, graph);
   if (E.isLeft(data)) {
     for (const e of data.left) io.err(`error: ${e.message}\n`);
     return EXIT_ERRORS;
+  }
+  const tooFew = batchExceeds(s.batch, [['training set (--train-size)', data.right.train.n], ['validation set (--valid-size)', data.right.valid.n]]);
+  if (tooFew !== undefined) {
+    io.err(`error: ${tooFew}\n`);
+    return EXIT_USAGE;
   }
   const gpuR = await acquireDevice(s.device === null ? {} : { adapter: s.device });
   if (E.isLeft(gpuR)) {
@@ -274,10 +296,15 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
   const progress = stepLines(progressReporter(stderr), stderr);
   const controller = new AbortController();
   let interrupts = 0;
-  const onSigint = (): void => {
+  let exitCode = EXIT_INTERRUPTED;
+  // SIGINT and SIGTERM: the epoch in progress (SPOS' evolution: the generation in progress) runs to its end and is
+  // checkpointed, then the search stops (exit 128 + the signal) and says how to resume; a second signal quits at
+  // once, losing that epoch (a resume restarts it). SIGKILL cannot be caught: a resume restarts the epoch it cut.
+  const onSignal = (signal: NodeJS.Signals): void => {
     interrupts++;
-    if (interrupts > 1) process.exit(EXIT_INTERRUPTED);
-    progress.note('interrupted: stopping after the current epoch (Ctrl-C again to quit at once); continue later with --resume');
+    exitCode = signal === 'SIGTERM' ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    if (interrupts > 1) process.exit(exitCode);
+    progress.note(`interrupted (${signal}): finishing the epoch in progress (SPOS' evolution: the generation in progress) and checkpointing it, then stopping; ${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again quits at once and loses that epoch`);
     controller.abort(new Error('interrupted'));
   };
   try {
@@ -287,7 +314,8 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     io.err(`data     ${s.data}: ${d.train.n} images train the weights, ${d.valid.n} drive the architecture; retrain ${d.retrain.n}, test ${d.test.n}\n`);
     mkdirSync(dir, { recursive: true });
     writeFileSync(file, `${JSON.stringify(s, null, 2)}\n`);
-    process.on('SIGINT', onSigint);
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     const common = {
       gpu,
       train: d.train,
@@ -299,7 +327,7 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
       resume: flags.resume === true,
       progress,
       signal: controller.signal,
-      onEpoch: (h: HistoryEntry) => io.err(epochLine(h)),
+      onEpoch: (h: HistoryEntry) => io.err(epochLine(h, name, s.epochs)),
     };
     let result: E.Either<readonly OneShotError[], OneShotResult>;
     if (name === 'pdarts') {
@@ -312,19 +340,23 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     } else {
       result = await oneShotSearch(graph, { ...common, driver: (driver as E.Right<never>).right, epochs: s.epochs });
     }
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     if (E.isLeft(result)) {
       for (const e of result.left) io.err(`error: ${e.message}\n`);
       return EXIT_ERRORS;
     }
     const r = result.right;
     if (r.aborted) {
-      io.out(`search interrupted after ${r.history.length} epoch${r.history.length === 1 ? '' : 's'}: continue it with --resume\n`);
-      return EXIT_INTERRUPTED;
+      const done = r.history.length;
+      const where = done >= s.epochs ? `after its ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, in its evolution (checkpointed after the last whole generation)` : `after epoch ${done} of ${s.epochs}${name === 'pdarts' ? ' (this stage)' : ''} (checkpointed)`;
+      io.out(`search interrupted ${where}; no architecture derived. Continue it with:\n  nasgraph search ${model} --out ${flags.out} --resume\n`);
+      return exitCode;
     }
     return await finish(io, { model, graph, s, d, dir, r, gpu, inherit: s.inherit, progress: progressReporter(stderr) });
   } finally {
-    process.off('SIGINT', onSigint);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     gpu.destroy();
   }
 };
@@ -355,7 +387,7 @@ const finish = async (io: Io, f: Finished): Promise<number> => {
   const macs = E.isRight(fixed) ? countMacs(fixed.right) : null;
   const last = r.history[r.history.length - 1];
   io.out(`\nderived  ${formatArchitecture(arch)}  (${archFile})\n`);
-  io.out(`         ${formatCount(params)} parameters, ${formatCount(macs)} MACs; valid acc with the supernet's weights ${formatObjective(last?.metrics['validAccuracy'] ?? null)}; search ${formatDuration(r.seconds * 1000)}\n`);
+  io.out(`         ${formatCount(params)} parameters, ${formatCount(macs)} MACs; valid acc of this architecture on the supernet's shared weights ${formatObjective(last?.metrics['validAccuracy'] ?? null)}; search ${formatDuration(r.seconds * 1000)}\n`);
   io.out(`history  ${join(dir, 'history.json')} (${r.history.length} entries)\n`);
   const summary = { model: f.model, strategy: s.strategy, strategyOptions: s.strategyOptions, epochs: s.epochs, searchSeconds: r.seconds, arch, params, macs, validAccuracy: last?.metrics['validAccuracy'] ?? null };
   if (s.retrainEpochs === 0) {

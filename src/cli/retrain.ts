@@ -13,9 +13,10 @@
  * $ nasgraph retrain examples/mnist.ts --arch examples/archs/mnist-first.json --data fashion-mnist --epochs 1 --out runs/mnist
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import * as E from 'fp-ts/lib/Either.js';
+import * as t from 'io-ts';
 import type { OptimizerKind, OptimizerSpec } from '../compile/optimizer.ts';
 import type { LrSchedule } from '../compile/schedule.ts';
 import { type Architecture, type Graph, apply, exportArchitecture, searchSpace } from '../ir/index.ts';
@@ -30,7 +31,8 @@ import { paramShapes } from '../runtime/params.ts';
 import { progressReporter } from '../runtime/progress.ts';
 import { matchParameters, readSafetensorsFile } from '../runtime/safetensors.ts';
 import { train } from '../runtime/train.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
+import { ONE_SHOT_DEFAULTS } from './oneshot.ts';
 import { lockOut, prepareOut } from './out-dir.ts';
 import { reportLoadErrors } from './space.ts';
 
@@ -58,15 +60,66 @@ export interface RetrainOptions {
   readonly testSize?: number;
 }
 
+const flagName = (k: string): string => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+
+/** The retrain settings a search directory's search.json implies (either kind of search), and where they came from. */
+export interface FromSearch {
+  readonly file: string;
+  /** Option values by `RetrainOptions` key (`arch` included). */
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** For the user: e.g. "adam lr 0.003, batch 32, 2 epochs, fashion-mnist, seed 0, arch runs/darts/arch.json". */
+  readonly describe: string;
+}
+
+const searchJsonCodec = t.intersection([
+  t.type({ data: t.keyof({ 'fashion-mnist': null, synthetic: null }), batch: t.number, seed: t.number, retrainEpochs: t.number }),
+  t.partial({ kind: t.string, lr: t.union([t.number, t.null]), dataDir: t.union([t.string, t.null]), trainSize: t.number, validSize: t.number, testSize: t.union([t.number, t.null]), retrainSize: t.union([t.number, t.null]) }),
+]);
+
+/**
+ * `--from DIR`, or `--arch DIR/arch.json` where DIR holds a search.json: the settings the search's own retrain used
+ * (Adam at the search's rate — classic: its --lr, one-shot: 0.003 —, its batch, its --retrain-epochs, data, data
+ * directory and seed; the training set as large as its retrain set), so that retraining by hand reproduces it.
+ * Right(undefined) when neither applies.
+ */
+export const fromSearch = (from: string | undefined, arch: string | undefined): E.Either<string, FromSearch | undefined> => {
+  const dir = from ?? (arch !== undefined && existsSync(join(dirname(arch), 'search.json')) ? dirname(arch) : undefined);
+  if (dir === undefined) return E.right(undefined);
+  const file = join(dir, 'search.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is this a search directory?)' : e instanceof Error ? e.message : String(e);
+    return E.left(`--from ${dir}: ${file}: ${why}`);
+  }
+  const d = searchJsonCodec.decode(raw);
+  if (E.isLeft(d)) return E.left(`--from ${dir}: ${file} is not the settings of a search (malformed)`);
+  const j = d.right;
+  const archFile = arch ?? join(dir, 'arch.json');
+  if (arch === undefined && !existsSync(archFile)) return E.left(`--from ${dir}: no arch.json there (the search has not finished)`);
+  const lr = j.kind === 'oneshot' ? ONE_SHOT_DEFAULTS.retrainLr : (j.lr ?? ONE_SHOT_DEFAULTS.retrainLr);
+  const epochs = Math.max(1, j.retrainEpochs);
+  const trainSize = j.retrainSize ?? (j.trainSize !== undefined && j.validSize !== undefined ? j.trainSize + j.validSize : undefined);
+  const settings: Record<string, unknown> = {
+    arch: archFile,
+    optimizer: 'adam',
+    lr,
+    batch: j.batch,
+    epochs,
+    data: j.data,
+    seed: j.seed,
+    ...(j.dataDir === null || j.dataDir === undefined ? {} : { dataDir: j.dataDir }),
+    ...(trainSize === undefined ? {} : { trainSize }),
+    ...(j.testSize === null || j.testSize === undefined ? {} : { testSize: j.testSize }),
+  };
+  const describe = `adam lr ${lr}, batch ${j.batch}, ${epochs} epoch${epochs === 1 ? '' : 's'}, ${j.data}${trainSize === undefined ? '' : ` (${trainSize} training samples)`}, seed ${j.seed}, arch ${archFile}`;
+  return E.right({ file, settings, describe });
+};
+
 export const RETRAIN_DEFAULTS = { epochs: 1, batch: 64, optimizer: 'sgd', schedule: 'constant', labelSmoothing: 0, seed: 0 } as const;
 
-const positiveInt =
-  (flag: string, min = 1) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}`);
-    return n;
-  };
+const positiveInt = (flag: string, min = 1): ((v: string) => number) => countFlag(flag, min);
 const nonNegative =
   (flag: string) =>
   (v: string): number => {
@@ -91,8 +144,9 @@ export const addRetrainCommand = (program: Command, io: Io, setCode: (code: numb
     .command('retrain')
     .description('train a fixed architecture of a model on the device; writes weights, metrics and checkpoints to --out')
     .argument('<model>', 'model file (.ts or .js) whose default export is a ModelDef')
-    .option('--arch <file>', 'architecture JSON file (NNI value forms); required when the model has choices')
-    .addOption(new Option('--data <set>', 'training data').choices(['fashion-mnist', 'synthetic']).makeOptionMandatory())
+    .option('--arch <file>', 'architecture JSON file (NNI value forms); required when the model has choices; one inside a search directory also takes its retrain settings, as --from')
+    .option('--from <dir>', "a search's directory: its arch.json, and the retrain settings of its search.json (optimizer, learning rate, batch, epochs, data, seed); flags given win")
+    .addOption(new Option('--data <set>', 'training data').choices(['fashion-mnist', 'synthetic']).default('fashion-mnist'))
     .option('--data-dir <dir>', 'directory of the Fashion-MNIST IDX files (default: Debian\'s dataset-fashion-mnist)')
     .option('--epochs <n>', 'epochs', positiveInt('--epochs'), RETRAIN_DEFAULTS.epochs)
     .option('--batch <n>', 'batch size', positiveInt('--batch'), RETRAIN_DEFAULTS.batch)
@@ -110,7 +164,20 @@ export const addRetrainCommand = (program: Command, io: Io, setCode: (code: numb
     .option('--seed <s>', 'seed of the initial weights, the data order and dropout', integer, RETRAIN_DEFAULTS.seed)
     .option('--train-size <n>', 'use only the first N training samples', positiveInt('--train-size'))
     .option('--test-size <n>', 'use only the first N test samples', positiveInt('--test-size'))
-    .action(async (model: string, o: Record<string, unknown>) => {
+    .action(async (model: string, flags: Record<string, unknown>, cmd: Command) => {
+      const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
+      const from = fromSearch(flags['from'] as string | undefined, flags['arch'] as string | undefined);
+      if (E.isLeft(from)) {
+        setCode(fail(io, EXIT_USAGE, [from.left]));
+        return;
+      }
+      // The search's retrain settings under the flags given on the command line.
+      const o: Record<string, unknown> = { ...flags };
+      if (from.right !== undefined) {
+        for (const [k, v] of Object.entries(from.right.settings)) if (!given(k)) o[k] = v;
+        const kept = Object.keys(from.right.settings).filter((k) => k !== 'arch' && given(k));
+        io.err(`settings from ${from.right.file}: ${from.right.describe}${kept.length === 0 ? '' : `; given on the command line: ${kept.map(flagName).join(', ')}`}\n`);
+      }
       const pick = <K extends keyof RetrainOptions>(k: K): Partial<Pick<RetrainOptions, K>> =>
         (o[k] === undefined ? {} : { [k]: o[k] }) as Partial<Pick<RetrainOptions, K>>;
       const opts: RetrainOptions = {
@@ -251,6 +318,8 @@ const retrainLocked = async (model: string, o: RetrainOptions, io: Io): Promise<
   }
   const data = dataFor(io, o, fixed);
   if (E.isLeft(data)) return data.left;
+  const tooFew = batchExceeds(o.batch, [['training set', data.right.train.n]]);
+  if (tooFew !== undefined) return fail(io, EXIT_USAGE, [tooFew]);
 
   const gpu = await acquireDevice(o.device === undefined ? {} : { adapter: o.device });
   if (E.isLeft(gpu)) return fail(io, EXIT_ERRORS, [gpu.left.message]);

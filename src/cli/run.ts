@@ -23,12 +23,13 @@ import { adapterKind } from '../compile/kernels/tiles.ts';
 import { lower } from '../compile/lower.ts';
 import type { Mode, Program } from '../compile/program.ts';
 import { type Architecture, type Graph, type Rng, apply, architectureFromJson, exportArchitecture, firstArchitecture, nextFloat, searchSpace, seedRng, showShape } from '../ir/index.ts';
+import { bufferLimitError } from '../runtime/buffer-limits.ts';
 import { acquireDevice, type Gpu } from '../runtime/device.ts';
 import { type ChoiceInput, Executable } from '../runtime/execute.ts';
 import { initParams } from '../runtime/params.ts';
 import { pipelineCacheFor } from '../runtime/pipeline-cache.ts';
 import { loadModel } from '../runtime/load-model.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io } from './io.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, countFlag } from './io.ts';
 import { reportLoadErrors } from './space.ts';
 
 export interface RunOptions {
@@ -146,13 +147,7 @@ export const describeAdapter = (gpu: Gpu): string => `${gpu.adapterInfo.name}${g
 // ---------------------------------------------------------------------------------------------------------
 // The command
 
-const positiveInt =
-  (what: string, min: number) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
+const positiveInt = countFlag;
 
 const integer = (v: string): number => {
   const n = Number(v);
@@ -282,6 +277,9 @@ const runOnDevice = async (gpu: Gpu, t: Target, o: RunOptions, io: Io): Promise<
   const program = lower(t.graph, { mode: o.mode, batch: o.batch, adapter: adapterKind(gpu.adapterInfo) });
   if (E.isLeft(program)) return fail(`compiling ${t.model}`, program.left);
   const p = program.right;
+  // Before the inputs are generated: a batch of a billion images would overflow even the CPU arrays.
+  const tooBig = bufferLimitError(p, gpu.limits);
+  if (tooBig !== undefined) return fail(t.model, [tooBig]);
   const [params, rng] = initParams(t.graph, seedRng(o.seed));
   const [inputs] = randomInputs(p, rng);
 

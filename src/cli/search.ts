@@ -27,7 +27,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { formatArchitectureJson } from '../ir/architecture.ts';
 import { numel } from '../ir/shape.ts';
-import { type Graph, type SearchSpace, searchSpace } from '../ir/index.ts';
+import { type Graph, type SearchSpace, fitCheck, searchSpace } from '../ir/index.ts';
 import { type AnyStrategy, type StrategyError, createStrategy, strategyNames } from '../search/index.ts';
 import { writeWeights } from '../runtime/checkpoint.ts';
 import { type Dataset, loadFashionMnist, syntheticTrainTest } from '../runtime/data/index.ts';
@@ -38,8 +38,8 @@ import { type ProgressStream, progressReporter } from '../runtime/progress.ts';
 import { formatArchitecture, formatCount, formatDuration, formatObjective, formatRankedTable, searchDisplay } from '../runtime/search-display.ts';
 import { type SearchData, type TrialTraining, retrainArchitecture, searchData, trialEvaluator } from '../runtime/trial-evaluator.ts';
 import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runSearch } from '../runtime/trials.ts';
-import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
-import { holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
+import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
+import { ONE_SHOT_DEFAULTS, holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
 import { startUiBeside } from './ui.ts';
 import { reportLoadErrors } from './space.ts';
@@ -109,13 +109,7 @@ const SETTINGS_FILE = 'search.json';
 // ---------------------------------------------------------------------------------------------------------
 // Flags
 
-const positiveInt =
-  (flag: string, min: number) =>
-  (v: string): number => {
-    const n = Number(v);
-    if (!/^\s*\d+\s*$/.test(v) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer ≥ ${min}, got '${v}'`);
-    return n;
-  };
+const positiveInt = countFlag;
 
 const integer = (v: string): number => {
   const n = Number(v);
@@ -185,7 +179,11 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .addOption(new Option('--data <name>', 'data set: Fashion-MNIST, or a synthetic set shaped like the model (tests)').choices(dataKinds).default(SEARCH_DEFAULTS.data))
     .option('--data-dir <dir>', "directory holding Fashion-MNIST's IDX files (default: Debian's dataset-fashion-mnist)")
     .option('--trials <n>', 'trials in all (the budget)', positiveInt('--trials', 1), SEARCH_DEFAULTS.trials)
-    .option('--epochs <n>', 'training epochs per trial (one-shot: epochs of the supernet, per stage for pdarts; default 3)', positiveInt('--epochs', 1), SEARCH_DEFAULTS.epochs)
+    .addOption(
+      new Option('--epochs <n>', 'classic: training epochs per trial; one-shot: epochs of the supernet (per stage for pdarts)')
+        .argParser(positiveInt('--epochs', 1))
+        .default(SEARCH_DEFAULTS.epochs, `classic ${SEARCH_DEFAULTS.epochs}, one-shot ${ONE_SHOT_DEFAULTS.epochs}`),
+    )
     .option('--seed <s>', 'seed of the strategy, the data split, weights and data order', integer, SEARCH_DEFAULTS.seed)
     .option('--resume', 'continue the search logged in --out (settings not given are taken from its search.json)')
     .option('--concurrency <k>', 'trials in flight at once on the device', positiveInt('--concurrency', 1), SEARCH_DEFAULTS.concurrency)
@@ -194,7 +192,11 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--test-size <n>', 'test samples scoring the retrain (default: the whole test set)', positiveInt('--test-size', 1))
     .option('--retrain-size <n>', 'training samples of the retrain (default: the trials\' train and valid sets together)', positiveInt('--retrain-size', 1))
     .option('--batch <n>', 'batch size', positiveInt('--batch', 1), SEARCH_DEFAULTS.batch)
-    .option('--lr <x>', "learning rate (classic: Adam; one-shot: the weights' base rate, default the algorithm's)", positiveNumber, SEARCH_DEFAULTS.lr)
+    .addOption(
+      new Option('--lr <x>', "classic: Adam's learning rate; one-shot: the weights' base learning rate")
+        .argParser(positiveNumber)
+        .default(SEARCH_DEFAULTS.lr, `classic ${SEARCH_DEFAULTS.lr}, one-shot the algorithm's own (e.g. DARTS 0.025)`),
+    )
     .option('--device <name>', 'use the adapter whose name contains this text (e.g. llvmpipe, nvidia)')
     .option('--early-stop', 'stop hopeless trials with the median rule (needs --epochs ≥ 2 to matter)')
     .option('--retrain-epochs <n>', 'epochs of the final retrain of the best architecture (0: no retrain)', positiveInt('--retrain-epochs', 0), SEARCH_DEFAULTS.retrainEpochs)
@@ -325,14 +327,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
 };
 
 const searchCommandLocked = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
-  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
-  if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
-    return oneShotCommand(model, flags, given, io);
-  }
-  if (flags.queue !== undefined && isOneShot(flags.strategy)) {
+  const oneShot = isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out));
+  if (flags.queue !== undefined && oneShot) {
     io.err(`error: --queue is for classic searches (trials); a one-shot search trains one supernet in process\n`);
     return EXIT_USAGE;
   }
+  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
+  if (oneShot) return oneShotCommand(model, flags, given, io);
   if (flags.inherit === true) {
     io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
     return EXIT_USAGE;
@@ -381,10 +382,21 @@ const searchCommandLocked = async (model: string, flags: Flags, given: (name: st
     printErrors(io, refused);
     return searchErrorCode(refused);
   }
+  // Layer choices whose candidates differ in shape: every architecture must fit before any trial trains.
+  const unfit = fitCheck(graph);
+  if (E.isLeft(unfit)) {
+    for (const e of unfit.left) io.err(`error: ${model}: ${e.message}\n`);
+    return EXIT_ERRORS;
+  }
   const data = loadData(s, graph);
   if (E.isLeft(data)) {
     printErrors(io, data.left);
     return EXIT_ERRORS;
+  }
+  const tooFew = batchExceeds(s.batch, [['training set', data.right.train.n], ['retrain set', s.retrainEpochs > 0 ? data.right.retrain.n : Infinity]]);
+  if (tooFew !== undefined) {
+    io.err(`error: ${tooFew}\n`);
+    return EXIT_USAGE;
   }
 
   const gpuR = await acquireDevice(s.device === null ? {} : { adapter: s.device });

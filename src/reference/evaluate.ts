@@ -8,8 +8,9 @@
  * weighted sums) it is repeated for every sample. Parameters come from a store by path (float32, or float64 for
  * finite differences). Evaluation is lazy: only what the outputs need under the choice semantics is computed (an
  * unchosen candidate, or one of weight 0 — in a choice node or in a `weightedSum` over `choiceWeights` — is never
- * evaluated, nor are its parameters required). Op semantics are PyTorch's; see the reference-*.ts kernels,
- * reference-choice.ts for choices and reference-training.ts for the training and gradient ops. NaN propagates
+ * evaluated, nor are its parameters required). Op semantics are PyTorch's: each op's rule is in the table of
+ * ops.ts (over the kernels of dense.ts, pool.ts, norm.ts, pointwise.ts and grad-*.ts); choice.ts holds the choice
+ * semantics. NaN propagates
  * through every op except `zero` (a constant).
  *
  * Training: graphs from `trainingGraph` say "train" with explicit ops (batchNorm2dTrain, dropoutTrain), so they
@@ -28,11 +29,8 @@ import { numel, showShape } from '../ir/shape.ts';
 import type { ParamStore } from '../runtime/params.ts';
 import { type ChoiceSemantics, type Resolved, resolveChoice, weightedSum } from './choice.ts';
 import { NodeFailure, type RefError } from './errors.ts';
-import { evalTrainingOp, tile } from './training.ts';
-import { conv2dRef, linearRef } from './dense.ts';
-import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from './norm.ts';
-import { addRef, concatRef, mapRef, mulRef, unaryFn, zeroRef } from './pointwise.ts';
-import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxPool2dRef } from './pool.ts';
+import { type RefEnv, type RefValue, isAbsent, refRule, tile } from './ops.ts';
+import { concatRef, zeroRef } from './pointwise.ts';
 
 export type { ChoiceSemantics } from './choice.ts';
 export type { RefError } from './errors.ts';
@@ -70,12 +68,7 @@ export interface Evaluation {
   readonly updatedStats?: ParamStore;
 }
 
-/** The value of a node whose input choice chose nothing. */
-interface Absent {
-  readonly absent: string; // the key
-}
-type Value = Float64Array | Absent;
-const isAbsent = (v: Value): v is Absent => !(v instanceof Float64Array);
+type Value = RefValue;
 
 /** What the outputs need: the nodes to evaluate, and each choice node's resolution. Collects all errors. */
 const demand = (g: Graph, o: EvaluateOptions, errors: RefError[]): { needed: Set<string>; resolved: Map<string, Resolved> } => {
@@ -194,7 +187,7 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
   const values = new Map<string, Value>();
   const failed = new Set<string>();
   const stats = new Map<string, Float32Array>();
-  let trained = false; // whether a batchNorm2dTrain ran: then updatedStats is reported whatever the mode
+  let trained = false; // whether a BatchNorm trained (set with its statistics): then updatedStats is reported whatever the mode
   const paramValues = new Map<string, Float64Array>();
   /** A parameter read as a value (an unbatched input of an elementwise or gradient op). */
   const paramValue = (path: string): Float64Array => {
@@ -217,7 +210,6 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
     }
     return o.params.get(n.op.path)!;
   };
-  const optParam = (n: Node | undefined, user: Node): ArrayLike<number> | undefined => (n === undefined ? undefined : param(n, user));
   const act = (n: Node, user: Node): Float64Array => {
     if (n.op.kind === 'param') return paramValue(n.op.path);
     const v = values.get(n.id);
@@ -236,99 +228,27 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
   };
 
   const evalNode = (n: Node): Value => {
-    const op = n.op;
-    const x0 = (): Float64Array => act(n.inputs[0]!, n);
-    const s0 = n.inputs[0]?.shape ?? [];
-    switch (op.kind) {
-      case 'input': {
-        return Float64Array.from(o.inputs[op.name]!); // a copy: the caller may reuse its array
-      }
-      case 'param':
-        throw new Error('parameters are read by their users, never evaluated');
-      case 'conv2d':
-        return conv2dRef(x0(), batch, s0, param(n.inputs[1]!, n), n.inputs[1]!.shape, optParam(n.inputs[2], n), op).out;
-      case 'linear':
-        return linearRef(x0(), batch, s0[0]!, param(n.inputs[1]!, n), n.shape[0]!, optParam(n.inputs[2], n));
-      case 'batchNorm2d': {
-        const p = {
-          runningMean: param(n.inputs[1]!, n),
-          runningVar: param(n.inputs[2]!, n),
-          eps: op.eps,
-          ...(op.affine ? { weight: param(n.inputs[3]!, n), bias: param(n.inputs[4]!, n) } : {}),
-        };
-        if (o.mode !== 'train') return batchNorm2dEvalRef(x0(), batch, s0, p);
-        if (batch * numel(s0.slice(1)) < 2) {
-          throw new NodeFailure({ tag: 'BatchNormSingleValue', node: n.name, message: `${n.name}: batchNorm2d in training needs more than one value per channel (batch ${batch} × ${s0.slice(1).join('×')})` });
-        }
-        const r = batchNorm2dTrainRef(x0(), batch, s0, { ...p, momentum: op.momentum });
-        const [rm, rv] = [n.inputs[1]!.op, n.inputs[2]!.op];
-        if (rm.kind === 'param') stats.set(rm.path, Float32Array.from(r.runningMean));
-        if (rv.kind === 'param') stats.set(rv.path, Float32Array.from(r.runningVar));
-        return r.out;
-      }
-      case 'relu':
-      case 'relu6':
-      case 'sigmoid':
-      case 'tanh':
-      case 'gelu':
-        return mapRef(x0(), unaryFn(op.kind));
-      case 'identity':
-      case 'flatten':
-      case 'reshape':
-        return x0(); // same data, new shape: values are immutable, so sharing the array is safe
-      case 'scale':
-        return mapRef(x0(), (v) => v * op.factor);
-      case 'zero':
-        return zeroRef(rowsOf(n), n.shape);
-      case 'add': {
-        // Absent inputs are left out; when all are absent, so is the sum.
-        const vs = n.inputs.map((i) => {
-          const v = values.get(i.id);
-          return v !== undefined && isAbsent(v) ? v : operand(i, n);
-        });
-        const present = vs.filter((v): v is Float64Array => !isAbsent(v));
-        return present.length === 0 ? vs[0]! : addRef(present);
-      }
-      case 'mul':
-        return mulRef(operand(n.inputs[0]!, n), operand(n.inputs[1]!, n));
-      case 'concat':
-        return concatRef(n.inputs.map((i) => ({ data: operand(i, n), shape: i.shape })), rowsOf(n));
-      case 'maxPool2d':
-        return maxPool2dRef(x0(), batch, s0, op).out;
-      case 'avgPool2d':
-        return avgPool2dRef(x0(), batch, s0, op).out;
-      case 'globalAvgPool':
-        return globalAvgPoolRef(x0(), batch, s0);
-      case 'adaptiveAvgPool2d':
-        return adaptiveAvgPool2dRef(x0(), batch, s0, op.output).out;
-      case 'dropout':
-        return o.mode !== 'train' || op.p === 0 ? x0() : dropoutRef(x0(), batch, s0, { p: op.p, channelwise: op.channelwise, site: op.site, seed: o.seed ?? 0 });
-      case 'softmax':
-      case 'logSoftmax':
-        return softmaxRef(x0(), rowsOf(n), s0, op.kind === 'logSoftmax');
-      case 'layerChoice':
-      case 'inputChoice':
-        return evalChoice(n, resolved.get(n.id)!);
-      case 'absent':
-        return { absent: op.key };
-      default:
-        if (op.kind === 'batchNorm2dTrain') trained = true;
-        return evalTrainingOp(n, op, {
-          batch,
-          seed: o.seed ?? 0,
-          input: (i) => act(n.inputs[i]!, n),
-          computed: (i) => {
-            const v = values.get(n.inputs[i]!.id);
-            return v === undefined || isAbsent(v) ? undefined : v;
-          },
-          weight: (i) => param(n.inputs[i]!, n),
-          choiceWeights: (key) => o.choiceWeights![key]!,
-          setStat: (path, v) => stats.set(path, Float32Array.from(v)),
-        });
-    }
+    const env: RefEnv = {
+      batch,
+      mode: o.mode ?? 'eval',
+      seed: o.seed ?? 0,
+      graphInput: (name) => o.inputs[name]!,
+      input: (i) => act(n.inputs[i]!, n),
+      operand: (i) => operand(n.inputs[i]!, n),
+      stored: (i) => values.get(n.inputs[i]!.id),
+      rows: (i) => rowsOf(n.inputs[i]!),
+      weight: (i) => param(n.inputs[i]!, n),
+      choice: () => evalChoice(n, resolved.get(n.id)!),
+      choiceWeights: (key) => o.choiceWeights![key]!,
+      setStat: (path, v) => {
+        trained = true;
+        stats.set(path, Float32Array.from(v));
+      },
+    };
+    return refRule(n.op)(n.op, n, env);
   };
 
-  /** A choice node under its resolution: see reference-choice.ts for the semantics. */
+  /** A choice node under its resolution: see choice.ts for the semantics. */
   const mixing = o.choices?.kind === 'mix';
   const evalChoice = (n: Node, r: Resolved): Value => {
     const op = n.op;

@@ -60,6 +60,8 @@ export interface CheckpointMeta {
   /** What the optimizer was (JSON), so a resume with another one can be refused. */
   readonly optimizer: string;
   readonly history: readonly EpochMetrics[];
+  /** The loss of the run's first step: the divergence check's reference (older checkpoints lack it). */
+  readonly firstLoss?: number;
 }
 
 export interface Checkpoint {
@@ -99,7 +101,7 @@ const MetaCodec = t.intersection([
     optimizer: t.string,
     history: t.string,
   }),
-  t.partial({ arch: t.string }),
+  t.partial({ arch: t.string, firstLoss: t.string }),
 ]);
 const RngState = t.tuple([u32, u32, u32, u32]);
 
@@ -124,6 +126,7 @@ const metaStrings = (m: CheckpointMeta): Record<string, string> => ({
   optimizer: m.optimizer,
   history: metricsJson(m.history),
   ...(m.arch === undefined ? {} : { arch: m.arch }),
+  ...(m.firstLoss === undefined ? {} : { firstLoss: String(m.firstLoss) }),
 });
 
 const tensorsOf = (store: ParamStore, shapes: ReadonlyMap<string, Shape>): Map<string, TensorToWrite> => {
@@ -188,7 +191,7 @@ const decodeMeta = (file: string, raw: Readonly<Record<string, string>> | undefi
   if (E.isLeft(history)) return bad('history must be a list of epoch metrics');
   const { epoch, step, seed } = ints;
   const clean = history.right.map((h) => Object.fromEntries(Object.entries(h).filter(([, x]) => x !== undefined)) as unknown as EpochMetrics);
-  return E.right({ epoch, step, seed, rng: { s: rng.right }, optimizer: v.optimizer, history: clean, ...(v.arch === undefined ? {} : { arch: v.arch }) });
+  return E.right({ epoch, step, seed, rng: { s: rng.right }, optimizer: v.optimizer, history: clean, ...(v.arch === undefined ? {} : { arch: v.arch }), ...(v.firstLoss === undefined || !Number.isFinite(Number(v.firstLoss)) ? {} : { firstLoss: Number(v.firstLoss) }) });
 };
 
 /** Reads only a checkpoint's metadata (e.g. to check it belongs to this run before matching its tensors). */

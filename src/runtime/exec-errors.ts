@@ -1,4 +1,5 @@
 /** Why instantiating or running a Program failed (a leaf module: execute.ts and param-pool.ts both use it). */
+import type { BufferLimitError } from './buffer-limits.ts';
 import type { GpuError } from './gpu-errors.ts';
 
 /** One failure of `Executable`, naming the parameter, input, choice or GPU call at fault. */
@@ -16,4 +17,7 @@ export type ExecError =
   | { readonly tag: 'BadReadback'; readonly index: number; readonly message: string }
   | { readonly tag: 'UnknownScalar'; readonly name: string; readonly message: string }
   | { readonly tag: 'BadScalar'; readonly name: string; readonly value: number; readonly message: string }
-  | { readonly tag: 'Destroyed'; readonly message: string };
+  | { readonly tag: 'Destroyed'; readonly message: string }
+  | { readonly tag: 'Unsupported'; readonly message: string }
+  /** A buffer above the device's limits (checked before any is created). */
+  | BufferLimitError;

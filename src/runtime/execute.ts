@@ -13,12 +13,16 @@ import * as E from 'fp-ts/lib/Either.js';
 import type { Architecture } from '../ir/apply.ts';
 import { numel, showShape } from '../ir/shape.ts';
 import { type Program, type ProgramParam, guardHolds } from '../compile/program.ts';
+import { bufferLimitError } from './buffer-limits.ts';
 import type { Gpu } from './device.ts';
 import type { ExecError } from './exec-errors.ts';
 import { type GpuError, type GpuErrorKind, gpuException, gpuReported } from './gpu-errors.ts';
 import type { ParamStore } from './params.ts';
 import type { ParamPool } from './param-pool.ts';
 import { type CachedPipeline, pipelineCacheFor } from './pipeline-cache.ts';
+import { type DispatchTime, type ProfiledRun, encodeTimed, readTimed } from './profile.ts';
+
+export type { DispatchTime, ProfiledRun } from './profile.ts';
 
 /** How choices are resolved for one run: an architecture (sampled; mixed as one-hot) or per-key weights (mixed). */
 export type ChoiceInput =
@@ -207,6 +211,9 @@ export class Executable {
       }
     }
     if (errors.length > 0) return E.left(errors);
+    // Checked before any buffer is created: one error naming the buffer, not Dawn's validation text.
+    const tooBig = bufferLimitError(program, gpu.limits);
+    if (tooBig !== undefined) return E.left([tooBig]);
     const device = gpu.device;
     const pooled = new Map<number, ProgramParam>(pool === undefined ? [] : program.params.map((p) => [p.buffer, p]));
     const made = await gpu.withErrorScope('allocating program buffers', (d) => {
@@ -316,7 +323,30 @@ export class Executable {
     return next;
   }
 
-  async #run(req: RunRequest): Promise<E.Either<readonly ExecError[], readonly Float32Array[]>> {
+  /**
+   * One run like `run`, timed per dispatch on the device with timestamp queries: each selected dispatch gets its
+   * own compute pass with a begin and an end timestamp, so the figures include no host time (and the run is
+   * somewhat slower than `run`: one pass per dispatch). Needs the adapter's `timestamp-query` feature (lavapipe has
+   * it); without it, one `Unsupported` error. Aggregate the result with `profileByFamily` (src/runtime/profile.ts).
+   *
+   * @example
+   * const r = await exe.profile({ inputs: { x, labels }, readback: [0] });
+   * if (E.isRight(r)) console.log(showProfile(profileByFamily(r.right.dispatches)));
+   */
+  profile(req: RunRequest): Promise<E.Either<readonly ExecError[], ProfiledRun>> {
+    const next = this.#queue.then(async (): Promise<E.Either<readonly ExecError[], ProfiledRun>> => {
+      if (!this.#gpu.features.has('timestamp-query')) {
+        return E.left([{ tag: 'Unsupported', message: `the adapter '${this.#gpu.adapterInfo.name}' has no timestamp-query feature: dispatches cannot be timed on the device` }]);
+      }
+      const timed: DispatchTime[] = [];
+      const outputs = await this.#run(req, timed);
+      return E.isLeft(outputs) ? outputs : E.right({ outputs: outputs.right, dispatches: timed });
+    });
+    this.#queue = next.catch(() => undefined);
+    return next;
+  }
+
+  async #run(req: RunRequest, timed?: DispatchTime[]): Promise<E.Either<readonly ExecError[], readonly Float32Array[]>> {
     if (this.#destroyed) return E.left([{ tag: 'Destroyed', message: 'this executable was destroyed' }]);
     const p = this.program;
     const ins = this.#inputArrays(req);
@@ -343,19 +373,37 @@ export class Executable {
       }
       for (const sc of scalars.right) d.queue.writeBuffer(this.#buffers[sc.buffer]!, 0, sc.data);
       const enc = d.createCommandEncoder({ label });
-      const pass = enc.beginComputePass({ label });
-      p.dispatches.forEach((disp, i) => {
-        if (!selected[i]) return;
+      if (timed === undefined) {
+        const pass = enc.beginComputePass({ label });
+        p.dispatches.forEach((disp, i) => {
+          if (!selected[i]) return;
+          const s = this.#steps[i]!;
+          pass.setPipeline(s.pipeline);
+          pass.setBindGroup(0, s.bind);
+          pass.dispatchWorkgroups(disp.workgroups[0], disp.workgroups[1], disp.workgroups[2]);
+        });
+        pass.end();
+      }
+      const timing = timed === undefined ? undefined : encodeTimed(d, enc, p.dispatches.flatMap((disp, i) => (selected[i] ? [i] : [])), (pass, i) => {
+        const disp = p.dispatches[i]!;
         const s = this.#steps[i]!;
         pass.setPipeline(s.pipeline);
         pass.setBindGroup(0, s.bind);
         pass.dispatchWorkgroups(disp.workgroups[0], disp.workgroups[1], disp.workgroups[2]);
       });
-      pass.end();
       for (const i of new Set(readback)) enc.copyBufferToBuffer(this.#buffers[p.outputs[i]!.buffer]!, 0, this.#staging[i]!, 0, this.#staging[i]!.size);
       d.queue.submit([enc.finish()]);
+      return timing;
     });
     if (E.isLeft(submitted)) return E.left([gpuErr(submitted.left)]);
+    if (timed !== undefined && submitted.right !== undefined) {
+      const ns = await readTimed(submitted.right);
+      if (E.isLeft(ns)) return E.left([gpuErr(this.#gpu.lostError('reading timestamps') ?? gpuException('reading timestamps', ns.left))]);
+      submitted.right.order.forEach((i, j) => {
+        const disp = p.dispatches[i]!;
+        timed.push({ index: i, kernel: disp.kernel, label: disp.label, ns: ns.right[j]! });
+      });
+    }
     const wanted = [...new Set(readback)];
     try {
       // mapAsync rejects when the device is lost, so this cannot wait forever.

@@ -47,6 +47,20 @@ const oneLine = (e: unknown): string => {
     .join(' ');
 };
 
+/**
+ * Where in the model file `e` was thrown (`:line:column`, from its stack — tsx maps it back to the .ts source), or,
+ * when the model file is not on the stack, the first frame outside node and node_modules (`path:line:column`, a
+ * module the model imports, as ` (thrown at path:line:column)`). Undefined when neither is (a syntax error reports its position in the message).
+ */
+export const throwSite = (e: unknown, abs: string): string | undefined => {
+  const stack = e instanceof Error && typeof e.stack === 'string' ? e.stack : '';
+  const frames = [...stack.matchAll(/\(?((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?$/gm)].map((m) => ({ path: m[1]!.replace(/^file:\/\//, ''), line: m[2]!, col: m[3]! }));
+  const own = frames.find((f) => f.path === abs);
+  if (own !== undefined) return `:${own.line}:${own.col}`;
+  const other = frames.find((f) => !f.path.includes('/node_modules/') && !f.path.startsWith('node:'));
+  return other === undefined ? undefined : ` (thrown at ${other.path}:${other.line}:${other.col})`;
+};
+
 const isPositiveIntArray = (v: unknown): v is readonly number[] =>
   Array.isArray(v) && v.length > 0 && v.every((d) => Number.isInteger(d) && d > 0);
 
@@ -101,7 +115,8 @@ export const loadModel = async (file: string): Promise<E.Either<readonly LoadErr
   try {
     mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
   } catch (e) {
-    return E.left([{ tag: 'ImportFailed', file, message: `${file}: import failed: ${oneLine(e)}` }]);
+    const at = throwSite(e, abs);
+    return E.left([{ tag: 'ImportFailed', file, message: `${file}${at === undefined ? '' : at}: import failed: ${oneLine(e)}` }]);
   }
   const def = defOf(file, mod);
   if (E.isLeft(def)) return E.left([def.left]);

@@ -34,6 +34,8 @@ export type TrainError =
   | { readonly tag: 'Exec'; readonly error: ExecError; readonly message: string }
   | { readonly tag: 'Checkpoint'; readonly error: CheckpointError; readonly message: string }
   | { readonly tag: 'ResumeMismatch'; readonly message: string }
+  /** The epoch's mean training loss grew past `DIVERGENCE_FACTOR`× the first step's (src/runtime/divergence.ts). */
+  | { readonly tag: 'Diverged'; readonly epoch: number; readonly loss: number; readonly first: number; readonly message: string }
   | {
       readonly tag: 'NonFiniteLoss';
       /** The global optimizer step (1-based) whose loss was not finite, its epoch and batch (1-based). */

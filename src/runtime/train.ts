@@ -7,6 +7,8 @@
  *   previous one's loss is read back, so the device never waits for a batch (double-buffered batch memory).
  * - Metrics per epoch: train loss and accuracy (running over the epoch's steps, from each step's loss and logits),
  *   valid/test loss, accuracy and top-5 accuracy.
+ * - Divergence that stays finite (an epoch's mean loss above 10× the first step's, src/runtime/divergence.ts) stops
+ *   training with a `Diverged` error, before that epoch is checkpointed.
  * - A non-finite loss stops training with an error naming the step and the last good checkpoint (the optimizer
  *   skips that step's update on the device), unless `skipNonFinite`: then the step is skipped and counted (its
  *   update skipped on the device, its changes to BatchNorm running statistics undone).
@@ -31,6 +33,7 @@ import { seedRng } from '../ir/rng.ts';
 import { type CheckpointError, type CheckpointMeta, type EpochMetrics, readCheckpoint, readCheckpointMeta, writeCheckpoint } from './checkpoint.ts';
 import { epochBatches } from './data/batches.ts';
 import type { Gpu } from './device.ts';
+import { divergence } from './divergence.ts';
 import { type ChoiceInput, type ExecError, Executable } from './execute.ts';
 import type { ParamStore } from './params.ts';
 import { type ProgressSink, silentProgress } from './progress.ts';
@@ -99,6 +102,7 @@ export const train = async (graph: Graph, data: TrainData, o: TrainOptions): Pro
   let startEpoch = 0;
   let step = 0;
   let history: EpochMetrics[] = [];
+  let firstLoss: number | undefined;
   const ckptFile = o.checkpointDir === undefined ? undefined : join(o.checkpointDir, CHECKPOINT_FILE);
   let lastCheckpoint: string | undefined;
   if (o.resume === true && ckptFile !== undefined && existsSync(ckptFile)) {
@@ -118,6 +122,7 @@ export const train = async (graph: Graph, data: TrainData, o: TrainOptions): Pro
     step = m.step;
     rng = m.rng;
     history = [...m.history];
+    firstLoss = m.firstLoss;
     lastCheckpoint = ckptFile;
     progress.note(`resuming from ${ckptFile} after epoch ${m.epoch} (step ${m.step})`);
   }
@@ -130,7 +135,7 @@ export const train = async (graph: Graph, data: TrainData, o: TrainOptions): Pro
     return E.left(execErrors(evalExe.left));
   }
   try {
-    return await loop(c, data, o, exe.right, evalExe.right, { startEpoch, step, rng, history, lastCheckpoint, ckptFile, shapes, progress });
+    return await loop(c, data, o, exe.right, evalExe.right, { startEpoch, step, rng, history, lastCheckpoint, ckptFile, shapes, progress, firstLoss });
   } finally {
     exe.right.destroy();
     evalExe.right.destroy();
@@ -146,6 +151,7 @@ interface LoopState {
   readonly ckptFile: string | undefined;
   readonly shapes: ReadonlyMap<string, readonly number[]>;
   readonly progress: ProgressSink;
+  readonly firstLoss: number | undefined;
 }
 
 const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executable, evalExe: Executable, s: LoopState): Promise<E.Either<readonly TrainError[], TrainResult>> => {
@@ -157,7 +163,7 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
   const labelName = 'labels';
   // One label buffer per batch buffer: a queued step reads its labels when it runs, after the next batch is gathered.
   const labelBufs = [new Float32Array(B), new Float32Array(B)];
-  let { step, rng, lastCheckpoint } = s;
+  let { step, rng, lastCheckpoint, firstLoss } = s;
   const history = s.history;
   const stepsPerEpoch = Math.floor(data.train.n / B);
 
@@ -191,9 +197,10 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
           batch: p.batch + 1,
           loss: out.loss,
           checkpoint: lastCheckpoint,
-          message: `the loss of step ${p.step + 1} (epoch ${epoch + 1}, batch ${p.batch + 1}) is ${out.loss}; training stopped (${where}; lower the learning rate, clip gradients, or pass skipNonFinite)`,
+          message: `the loss of step ${p.step + 1} (epoch ${epoch + 1}, batch ${p.batch + 1}) is ${out.loss}; training stopped (${where}; lower the learning rate)`,
         }];
       }
+      firstLoss ??= out.loss;
       const st = batchStats(out.logits, p.labels, B, c.classes);
       lossSum += out.loss * B;
       correct += st.correct;
@@ -220,6 +227,13 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
     else if (pending !== undefined) await pending.run; // let the queued step finish before the executable goes
     if (failure !== undefined) return E.left(failure);
 
+    // Divergence that stays finite stops the run before the epoch is evaluated or checkpointed.
+    const trainLoss = seen === 0 ? NaN : lossSum / seen;
+    const diverged = firstLoss === undefined ? undefined : divergence({ loss: trainLoss, first: firstLoss, epoch: epoch + 1 });
+    if (diverged !== undefined && firstLoss !== undefined) {
+      const where = lastCheckpoint === undefined ? '' : ` (the last sound checkpoint is ${lastCheckpoint})`;
+      return E.left([{ tag: 'Diverged', epoch: epoch + 1, loss: trainLoss, first: firstLoss, message: `${diverged}${where}` }]);
+    }
     const params = await exe.readParams();
     if (E.isLeft(params)) return E.left(execErrors(params.left));
     const wrote = await evalExe.writeParams(new Map(c.eval.params.map((q) => [q.path, params.right.get(q.path)!])));
@@ -231,7 +245,7 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
     for (const r of [valid, test]) if (r !== undefined && E.isLeft(r)) return E.left(execErrors(r.left));
     const metrics: EpochMetrics = {
       epoch: epoch + 1,
-      trainLoss: seen === 0 ? NaN : lossSum / seen,
+      trainLoss,
       trainAccuracy: seen === 0 ? NaN : correct / seen,
       ...(valid !== undefined && E.isRight(valid) ? { validLoss: valid.right.loss, validAccuracy: valid.right.accuracy, validTop5Accuracy: valid.right.topKAccuracy } : {}),
       ...(test !== undefined && E.isRight(test) ? { testLoss: test.right.loss, testAccuracy: test.right.accuracy, testTop5Accuracy: test.right.topKAccuracy } : {}),
@@ -242,7 +256,7 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
     history.push(metrics);
     s.progress.epochEnd(metrics, o.epochs);
     if (s.ckptFile !== undefined && o.checkpointDir !== undefined) {
-      const meta: CheckpointMeta = { epoch: epoch + 1, step, seed: o.seed, rng, optimizer: optimizerJson(o), history, ...(o.arch === undefined ? {} : { arch: o.arch }) };
+      const meta: CheckpointMeta = { epoch: epoch + 1, step, seed: o.seed, rng, optimizer: optimizerJson(o), history, ...(firstLoss === undefined ? {} : { firstLoss }), ...(o.arch === undefined ? {} : { arch: o.arch }) };
       try {
         mkdirSync(o.checkpointDir, { recursive: true });
       } catch {

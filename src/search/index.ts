@@ -60,7 +60,10 @@ const build = <P extends t.Props, S>(
   if (E.isLeft(decoded)) {
     for (const err of decoded.left) {
       const option = err.context.map((c) => c.key).filter((k) => k !== '').join('.') || 'options';
-      errors.push({ tag: 'InvalidOption', strategy: name, option, message: `strategy '${name}': option '${option}' has the wrong type (got ${JSON.stringify(err.value)})` });
+      // The codec of the option itself (a union's name lists its members), not of the union's last member.
+      const own = err.context.find((c) => c.key !== '' && c.key === option.split('.').pop());
+      const expected = own === undefined ? '' : `expected ${own.type.name}, `;
+      errors.push({ tag: 'InvalidOption', strategy: name, option, message: `strategy '${name}': option '${option}' has the wrong type (${expected}got ${JSON.stringify(err.value)})` });
     }
   }
   return errors.length > 0 || E.isLeft(decoded) ? E.left(errors) : E.right(erase(make(decoded.right)));

@@ -15,6 +15,22 @@ describe('loadModel', () => {
     expect(E.isRight(r) && r.right.graph.outputs[0]!.shape).toEqual([10]);
   });
 
+  it('a model file that throws while loading: the error names the file and the line it threw at', async () => {
+    const f = tmp.file('throws.ts', `${irImport('defineModel')}const width = 3;\nif (width > 2) throw new Error('width too large');\nexport default defineModel({ name: 't', input: [1], layer: undefined as never });\n`);
+    const r = await loadModel(f);
+    if (E.isRight(r)) throw new Error('expected an error');
+    expect(r.left.map((e) => e.message)).toEqual([`${f}:3:22: import failed: width too large`]);
+  });
+
+  it('a model file whose import throws elsewhere names where', async () => {
+    const helper = tmp.file('helper.mjs', `export const make = () => {\n  throw new Error('helper failed');\n};\n`);
+    const f = tmp.file('uses-helper.ts', `import { make } from ${JSON.stringify(helper)};\nmake();\nexport default {};\n`);
+    const r = await loadModel(f);
+    if (E.isRight(r)) throw new Error('expected an error');
+    // The model file is on the stack (the call at line 2); the message points there.
+    expect(r.left[0]!.message).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:2:\\d+: import failed: helper failed$`));
+  });
+
   it('reports a missing file', async () => {
     const r = await loadModel(join(root, 'no-such-model.ts'));
     expect(E.isLeft(r) && r.left.map((e) => e.tag)).toEqual(['FileNotFound']);

@@ -5,7 +5,7 @@
  * from the checkpoint; `--init` starts from given weights; errors are one line each with exit 1 (bad
  * architecture, data, weights) or 2 (usage).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, expect, it } from 'vitest';
@@ -135,4 +135,34 @@ it('reports errors in one line each: exit 1 for a bad architecture or weights, 2
   expect(usage.stderr).toMatch(/cifar/);
   expect(noData.code).toBe(1);
   expect(noData.stderr).toMatch(/dataset-fashion-mnist/);
+});
+
+it("--from RUN (or an arch.json inside a run directory) takes the search's retrain settings from search.json and says so; flags given win", async () => {
+  // A finished one-shot search's directory: its settings and arch.json (the retrain settings are what matter).
+  const run = join(out, '..', 'search-run');
+  mkdirSync(run, { recursive: true });
+  writeFileSync(join(run, 'search.json'), JSON.stringify({ kind: 'oneshot', strategy: 'darts', strategyOptions: {}, data: 'synthetic', dataDir: null, trainSize: 96, validSize: 96, epochs: 3, batch: 16, lr: null, seed: 5, testSize: 64, retrainSize: null, retrainEpochs: 2, inherit: false, device: null }));
+  writeFileSync(join(run, 'arch.json'), '{"conv1": "conv3x3"}');
+  const a = join(out, '..', 'from-a');
+  const r = await nasgraph('retrain', model, '--from', run, '--epochs', '1', '--out', a);
+  if (!hasGpu) {
+    expect(r.code).toBe(1);
+    return;
+  }
+  expect(r.stderr.split('\n').filter((l) => l.startsWith('error')), r.stderr).toEqual([]);
+  expect(r.code).toBe(0);
+  expect(lines(r.stderr)).toContain(`settings from ${join(run, 'search.json')}: adam lr 0.003, batch 16, 2 epochs, synthetic (192 training samples), seed 5, arch ${join(run, 'arch.json')}; given on the command line: --epochs`);
+  const m = JSON.parse(readFileSync(join(a, 'metrics.json'), 'utf8')) as { optimizer: { kind: string; lr: number }; batch: number; epochs: number; seed: number; data: string };
+  expect({ optimizer: m.optimizer, batch: m.batch, epochs: m.epochs, seed: m.seed, data: m.data }).toEqual({ optimizer: { kind: 'adam', lr: 0.003 }, batch: 16, epochs: 1, seed: 5, data: 'synthetic' });
+  // --arch RUN/arch.json does the same; --data is not required (defaulted as in search).
+  const b = join(out, '..', 'from-b');
+  const viaArch = await nasgraph('retrain', model, '--arch', join(run, 'arch.json'), '--epochs', '1', '--batch', '32', '--out', b);
+  expect(viaArch.code).toBe(0);
+  expect(viaArch.stderr).toMatch(/settings from .*search\.json: adam lr 0\.003, .*; given on the command line: --batch, --epochs/);
+  const mb = JSON.parse(readFileSync(join(b, 'metrics.json'), 'utf8')) as { batch: number; optimizer: { kind: string } };
+  expect([mb.batch, mb.optimizer.kind]).toEqual([32, 'adam']);
+  // Not a search directory: one usage error.
+  const none = await nasgraph('retrain', model, '--from', join(out, '..', 'nowhere'), '--out', join(out, '..', 'from-c'));
+  expect(none.code).toBe(2);
+  expect(lines(none.stderr).filter((l) => l.startsWith('error:'))).toEqual([expect.stringMatching(/^error: --from .*nowhere: .*search\.json: no such file \(is this a search directory\?\)$/)]);
 });

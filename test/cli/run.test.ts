@@ -109,10 +109,29 @@ describe('nasgraph run', () => {
     expect(errs[0]).toContain('no-such-adapter-xyz');
   });
 
+  it('a batch the device cannot hold is one error naming the largest buffer, the limit and the batch that fits (no RangeError)', async () => {
+    for (const batch of ['1000000000', '1e9', '100000']) {
+      const r = await nasgraph('run', 'examples/mnist.ts', '--batch', batch, '--iters', '0');
+      expect(r.code).toBe(1);
+      expect(r.stderr).not.toMatch(/RangeError|at <anonymous>|Dawn|validation/i);
+      const errs = lines(r.stderr).filter((l) => l.startsWith('error:'));
+      expect(errs).toEqual([expect.stringMatching(/^error: examples\/mnist\.ts: batch \d+: the largest buffer, \w+ '.+', needs [\d.]+ [KMGT]iB, above this device's max\w+ of [\d.]+ [KMGT]iB; a batch of at most \d+ fits/)]);
+      const fits = Number(/at most (\d+) fits/.exec(errs[0]!)![1]);
+      if (batch === '100000') {
+        // The batch it names does fit.
+        const ok = await nasgraph('run', 'examples/mnist.ts', '--batch', String(Math.min(fits, 64)), '--iters', '0');
+        expect(lines(ok.stderr).filter((l) => l.startsWith('error'))).toEqual([]);
+        expect(ok.code).toBe(0);
+      }
+    }
+  });
+
   it('exits 2 on bad flags, a missing architecture file or a missing model argument', async () => {
     const cases: readonly (readonly string[])[] = [
       ['run', 'examples/mnist.ts', '--batch', '0'],
       ['run', 'examples/mnist.ts', '--batch', 'many'],
+      ['run', 'examples/mnist.ts', '--batch', '1.5'],
+      ['run', 'examples/mnist.ts', '--batch', '1e400'],
       ['run', 'examples/mnist.ts', '--iters', '-1'],
       ['run', 'examples/mnist.ts', '--mode', 'gated'],
       ['run', 'examples/mnist.ts', '--seed', '1.5'],

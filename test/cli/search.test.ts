@@ -89,8 +89,10 @@ describe('nasgraph search', () => {
     expect(result.retrain.trainSize).toBe(64 + 32); // the trials' train and valid sets together
     expect(result.retrain.testSize).toBe(32);
     expect(result.retrain.history.length).toBe(1);
-    expect(result.retrain.testAccuracy).toBeGreaterThanOrEqual(0);
-    expect(result.retrain.testAccuracy).toBeLessThanOrEqual(1);
+    // The retrained best architecture learned the separable synthetic set (chance 1/3).
+    expect(result.retrain.testAccuracy).toBeGreaterThanOrEqual(0.6);
+    // So did the trials: the best one's validation accuracy is far above chance.
+    expect(best.objective!).toBeGreaterThanOrEqual(0.6);
     expect(r.stdout).toContain(`test     accuracy ${(100 * result.retrain.testAccuracy).toFixed(2)}%`);
     expect(existsSync(join(out, 'weights.safetensors'))).toBe(true);
   });
@@ -143,6 +145,13 @@ describe('nasgraph search', () => {
     const badTrials = await nasgraph('search', model, '--out', out, '--trials', 'many');
     expect(badTrials.code).toBe(EXIT_USAGE);
     expect(lines(badTrials.stderr)).toEqual([expect.stringMatching(/--trials must be an integer ≥ 1, got 'many'/)]);
+    // A batch larger than the training set: one error before any trial or device work.
+    const bigBatch = await nasgraph('search', model, '--out', out, ...tinyFlags, '--batch', '3e4');
+    expect(bigBatch.code).toBe(EXIT_USAGE);
+    expect(lines(bigBatch.stderr).filter((l) => !l.startsWith('Warning:'))).toEqual([expect.stringMatching(/^error: --batch 30000 is larger than the training set \(\d+ samples\): no step would run; use --batch \d+ or less$/)]);
+    expect(bigBatch.stdout).not.toMatch(/trial/);
+    const halfBatch = await nasgraph('search', model, '--out', out, '--batch', '1.5');
+    expect(lines(halfBatch.stderr)).toEqual([expect.stringMatching(/--batch must be an integer ≥ 1, got '1\.5'/)]);
     const badOptions = await nasgraph('search', model, '--out', out, '--strategy', 'evolution', '--strategy-options', '{"populaton":3}', ...tinyFlags);
     expect(badOptions.code).toBe(EXIT_USAGE);
     expect(badOptions.stderr).toMatch(/no option 'populaton'/);
@@ -158,6 +167,11 @@ describe('nasgraph search', () => {
     for (const flag of ['--strategy', '--data', '--trials', '--epochs', '--seed', '--out', '--resume', '--concurrency', '--train-size', '--valid-size', '--batch', '--lr', '--data-dir', '--device', '--early-stop', '--retrain-epochs']) {
       expect(r.stdout).toContain(flag);
     }
+    // Each default where it applies: classic and one-shot searches differ in --epochs and --lr.
+    const flat = r.stdout.replace(/\s+/g, ' ');
+    expect(flat).toContain('--epochs <n> classic: training epochs per trial; one-shot: epochs of the supernet (per stage for pdarts) (default: classic 1, one-shot 3)');
+    expect(flat).toContain("(default: classic 0.003, one-shot the algorithm's own (e.g. DARTS 0.025))");
+    expect(flat).not.toMatch(/--epochs[^-]*\(default: 1\)/);
   });
 });
 

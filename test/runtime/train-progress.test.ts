@@ -4,7 +4,7 @@
  */
 import { expect, it } from 'vitest';
 import type { EpochMetrics } from '../../src/runtime/checkpoint.ts';
-import { bar, formatEpoch, progressReporter } from '../../src/runtime/progress.ts';
+import { bar, etaText, formatEpoch, progressReporter } from '../../src/runtime/progress.ts';
 
 const m: EpochMetrics = { epoch: 2, trainLoss: 0.5, trainAccuracy: 0.8125, testLoss: 0.25, testAccuracy: 0.9, lr: 0.01, skippedSteps: 0, seconds: 3.21 };
 
@@ -53,4 +53,45 @@ it('draws bars of the asked width', () => {
   expect(bar(0.5, 4)).toBe('[##..]');
   expect(bar(2, 4)).toBe('[####]');
   expect(formatEpoch({ ...m, trainLoss: NaN }, 3)).toContain('loss NaN');
+});
+
+it('a long phase (SPOS evolution) prints a line at each quarter with the time left at the rate so far', () => {
+  const c = capture(false);
+  let now = 0;
+  const p = progressReporter(c.stream, () => now);
+  p.phaseStart!('evolution', 8, 0);
+  for (let i = 1; i <= 8; i++) {
+    now = i * 10_000; // 10 s per candidate
+    p.phaseStep!(i, 8, `best ${(50 + i).toFixed(2)}%`);
+  }
+  p.phaseEnd!();
+  expect(c.text().split('\n')).toEqual([
+    'evolution: 8 candidates to score',
+    'evolution: 2/8 scored, best 52.00%, 1m00s left',
+    'evolution: 4/8 scored, best 54.00%, 40s left',
+    'evolution: 6/8 scored, best 56.00%, 20s left',
+    'evolution: 8/8 scored, best 58.00%, done',
+    '',
+  ]);
+});
+
+it('the time left counts from where a resumed phase started, and the epoch bar shows an ETA', () => {
+  const c = capture(false);
+  let now = 0;
+  const p = progressReporter(c.stream, () => now);
+  p.phaseStart!('evolution', 8, 4);
+  now = 5_000;
+  p.phaseStep!(6, 8, 'best 60.00%');
+  expect(c.text()).toBe('evolution: 8 candidates to score (4 already scored)\nevolution: 6/8 scored, best 60.00%, 5s left\n');
+  const t = capture(true);
+  let at = 0;
+  const q = progressReporter(t.stream, () => at);
+  q.epochStart(1, 1, 4);
+  at = 2_000;
+  q.step(1, 4, 1, 0.5);
+  expect(t.text()).toMatch(/ 1\/4  ETA 6s  loss 1\.0000/);
+});
+
+it('etaText: time left at a constant rate', () => {
+  expect([etaText(10_000, 1, 9), etaText(1_000, 1, 13), etaText(1_000, 0, 9), etaText(3_600_000, 1, 3)]).toEqual(['1m20s', '12s', '?', '2h00m']);
 });

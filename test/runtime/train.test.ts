@@ -6,7 +6,7 @@
  * One small CNN (conv 3x3 → BatchNorm → relu → maxpool → linear) at batch 32 for every GPU test, so that its
  * pipelines are compiled once per worker.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -121,6 +121,21 @@ await describeGpu('train', (gpu) => {
     // The checkpoint named is the good one, of epoch 1.
     const ck = readCheckpoint(join(dir, CHECKPOINT_FILE), new Map());
     expect(E.isRight(ck) && ck.right.meta.epoch).toBe(1);
+  });
+
+  it('stops with a Diverged error when the loss explodes but stays finite, before checkpointing that epoch', async () => {
+    // Without BatchNorm, SGD at lr 100 drives the loss from ln 4 to ~1e34 within epoch 1, never to Infinity.
+    const plain = build(sequential({ conv: conv2d({ out: 4, kernel: 3, padding: 1 }), relu: relu(), flat: flatten(), fc: linear({ out: 4 }) }));
+    const dir = tempDir();
+    const r = await train(plain, { train: trainSet, test: testSet }, { ...base, optimizer: { kind: 'sgd', lr: 100 }, schedule: { kind: 'constant' }, epochs: 2, checkpointDir: dir });
+    if (E.isRight(r)) throw new Error(`expected divergence; train losses ${r.right.history.map((h) => h.trainLoss).join(', ')}`);
+    const e = r.left[0]!;
+    if (e.tag !== 'Diverged') throw new Error(e.message);
+    expect(e.epoch).toBe(1);
+    expect(Number.isFinite(e.loss)).toBe(true);
+    expect(e.loss).toBeGreaterThan(10 * e.first);
+    expect(e.message).toMatch(/^diverged: the mean training loss of epoch 1 \(.+\) is more than 10× the first step's loss \(1\.\d+\); lower --lr$/);
+    expect(existsSync(join(dir, CHECKPOINT_FILE))).toBe(false);
   });
 
   it('skips steps with a non-finite loss when asked, and still learns', async () => {

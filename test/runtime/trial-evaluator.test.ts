@@ -156,8 +156,9 @@ await describeGpu('trial evaluator on the device', (gpu) => {
     if (E.isLeft(fixed)) throw new Error('apply');
     expect(reports.map(([e]) => e)).toEqual([1, 2]);
     expect(r.objective).toBe(reports[1]![1]['validAccuracy']);
-    expect(r.objective).toBeGreaterThanOrEqual(0);
-    expect(r.objective).toBeLessThanOrEqual(1);
+    // The trial learns the separable synthetic set (chance 1/3): its validation accuracy rises to far above it.
+    expect(r.objective).toBeGreaterThanOrEqual(0.8);
+    expect(reports[1]![1]['trainLoss']).toBeLessThan(reports[0]![1]['trainLoss']!);
     expect(r.params).toBe(paramCount(fixed.right));
     expect(r.flops).toBe(countMacs(fixed.right));
     // The test set is the retrain's: a trial never evaluates on it.

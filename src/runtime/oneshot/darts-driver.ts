@@ -97,7 +97,6 @@ export const dartsDriver = (options: Partial<DartsOptions> = {}): Driver<DartsSt
       let archLoss = 0;
       let steps = 0;
       for (const [train, valid] of pairedBatches(t.batches, v.batches)) {
-        if (ctx.signal?.aborted === true) break;
         const w = dartsWeights(ctx.space, state);
         let dLdw: KeyVectors;
         if (o.order === 2) {

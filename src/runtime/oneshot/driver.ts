@@ -39,7 +39,14 @@ export interface DriverContext {
   /** Multiply-accumulates per image of an architecture (its fixed subnet). */
   readonly macs: (arch: Architecture) => number;
   readonly progress: ProgressSink;
+  /**
+   * Only `finish` gets it (an epoch always runs to its end, so that checkpoints are at epoch boundaries and a resumed
+   * search is the uninterrupted one): when it is aborted, `finish` stops after the unit in progress (SPOS: the
+   * generation), checkpoints, and answers `aborted`.
+   */
   readonly signal?: AbortSignal;
+  /** Only in `finish`: checkpoints the supernet with this driver state (SPOS: after every generation of its evolution). */
+  readonly checkpoint?: (state: unknown) => Promise<E.Either<readonly SupernetError[], void>>;
   /** The device the supernet runs on (FBNet measures its latency table there). */
   readonly gpu?: Gpu;
 }
@@ -50,6 +57,8 @@ export interface EpochOutcome<S> {
   readonly rng: Rng;
   /** e.g. { trainLoss, trainAccuracy, archLoss }. */
   readonly metrics: Readonly<Record<string, number>>;
+  /** `finish` only: true when the signal stopped it before its end (its state is checkpointed; no result yet). */
+  readonly aborted?: boolean;
 }
 
 /** The weights' training settings an algorithm defaults to (the paper's or NNI's). */
@@ -153,5 +162,5 @@ export class EpochMeter {
 /** A non-finite loss as a driver error (the search stops; the last epoch's checkpoint is kept). */
 export const nonFinite = (what: string, loss: number): SupernetError => ({
   tag: 'Model',
-  message: `the ${what} loss became ${loss}: the search diverged (lower --lr, or clip gradients)`,
+  message: `the ${what} loss became ${loss}: the search diverged (lower --lr)`,
 });

@@ -67,7 +67,6 @@ export const enasDriver = (options: EnasOptions = {}, d: EnasDriverOptions = {})
       ctx.progress.epochStart(epoch + 1, ctx.epochs, t.count);
       const meter = new EpochMeter(ctx.net.classes, t.count, ctx.progress);
       for (const b of t.batches) {
-        if (ctx.signal?.aborted === true) break;
         const draw = enasSample(ctx.space, state, rng);
         rng = draw.rng;
         const step = await ctx.net.sampledStep(b, draw.arch, { lr });
@@ -84,7 +83,6 @@ export const enasDriver = (options: EnasOptions = {}, d: EnasDriverOptions = {})
       let rewardSum = 0;
       let updates = 0;
       for (let i = 0; i < total && validBatches.length > 0; i++) {
-        if (ctx.signal?.aborted === true) break;
         const draw = enasSample(ctx.space, state, rng);
         rng = draw.rng;
         const scored = await ctx.net.evaluate(validBatches[i % validBatches.length]!, { arch: draw.arch });

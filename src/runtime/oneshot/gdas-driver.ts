@@ -51,7 +51,6 @@ export const gdasDriver = (options: GdasOptions = {}): Driver<GdasState> => {
       let archLoss = 0;
       let steps = 0;
       for (const [train, valid] of pairedBatches(t.batches, v.batches)) {
-        if (ctx.signal?.aborted === true) break;
         const a = gdasSample(ctx.space, state.alphas, tau, rng);
         const g = await ctx.net.mixedStep(valid, a.weights, { lr, update: false });
         if (E.isLeft(g)) return g;

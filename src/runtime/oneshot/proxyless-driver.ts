@@ -132,7 +132,6 @@ export const proxylessDriver = (options: ProxylessOptions = {}, d: ProxylessDriv
       let archLoss = 0;
       let steps = 0;
       for (const [train, valid] of pairedBatches(t.batches, v.batches)) {
-        if (ctx.signal?.aborted === true) break;
         // During the warm-up the logits stay at their initial (near-uniform) values: paths are sampled uniformly.
         const w = proxylessSample(ctx.space, state.alphas, rng, { paths: 1 });
         const step = await ctx.net.sampledStep(train, archOf(w.active), { lr });

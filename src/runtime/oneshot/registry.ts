@@ -58,7 +58,10 @@ export const decodeOneShotOptions = (name: OneShotName, options: unknown): E.Eit
   if (E.isLeft(decoded)) {
     for (const e of decoded.left) {
       const field = e.context.map((c) => c.key).filter((k) => k !== '' && !/^\d+$/.test(k)).join('.');
-      const msg = `${name}: option '${field}' has the wrong type (got ${JSON.stringify(e.value)})`;
+      // The codec of the option itself (a union's name lists its members), not of the union's last member.
+      const own = e.context.find((c) => c.key !== '' && !/^\d+$/.test(c.key) && c.key === field.split('.').pop());
+      const expected = own === undefined ? '' : `expected ${own.type.name}, `;
+      const msg = `${name}: option '${field}' has the wrong type (${expected}got ${JSON.stringify(e.value)})`;
       if (!problems.includes(msg)) problems.push(msg);
     }
   }

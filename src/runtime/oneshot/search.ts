@@ -23,6 +23,7 @@ import type { HistoryEntry } from '../../search/oneshot/types.ts';
 import { rngCodec } from '../../search/strategy.ts';
 import { type Dataset, epochBatches } from '../data/batches.ts';
 import type { Gpu } from '../device.ts';
+import { divergence } from '../divergence.ts';
 import { type ProgressSink, silentProgress } from '../progress.ts';
 import { readSafetensorsFile, toFloat32, writeSafetensorsFile } from '../safetensors.ts';
 import { countMacs } from '../trial-evaluator.ts';
@@ -61,7 +62,8 @@ export interface OneShotResult {
   readonly aborted: boolean;
 }
 
-export type OneShotError = { readonly tag: 'OneShot'; readonly message: string };
+/** 'Diverged': the training loss grew past `DIVERGENCE_FACTOR`× its first value (src/runtime/divergence.ts). */
+export type OneShotError = { readonly tag: 'OneShot' | 'Diverged'; readonly message: string };
 
 const err = (message: string): OneShotError => ({ tag: 'OneShot', message });
 
@@ -70,17 +72,21 @@ export const CHECKPOINT = 'supernet.safetensors';
 export const CALIBRATION_BATCHES = 10;
 export const HISTORY = 'history.json';
 
-const metaCodec = t.type({
-  format: t.literal('nasgraph-oneshot/1'),
-  algorithm: t.string,
-  options: t.string,
-  seed: t.number,
-  epoch: t.number,
-  step: t.number,
-  rng: rngCodec,
-  state: t.unknown,
-  history: t.unknown,
-});
+const metaCodec = t.intersection([
+  t.type({
+    format: t.literal('nasgraph-oneshot/1'),
+    algorithm: t.string,
+    options: t.string,
+    seed: t.number,
+    epoch: t.number,
+    step: t.number,
+    rng: rngCodec,
+    state: t.unknown,
+    history: t.unknown,
+  }),
+  // The first step's loss, the divergence check's reference (checkpoints written before it lack it).
+  t.partial({ firstLoss: t.number }),
+]);
 
 const historyCodec = t.readonlyArray(
   t.type({ epoch: t.number, distribution: t.record(t.string, t.readonlyArray(t.number)), arch: t.record(t.string, t.readonlyArray(t.number)), metrics: t.record(t.string, t.number) }),
@@ -99,6 +105,7 @@ interface Resumed {
   readonly state: unknown;
   readonly history: readonly HistoryEntry[];
   readonly tensors: ReadonlyMap<string, Float32Array>;
+  readonly firstLoss?: number;
 }
 
 const readResume = (file: string, o: OneShotOptions): E.Either<readonly OneShotError[], Resumed> => {
@@ -120,7 +127,7 @@ const readResume = (file: string, o: OneShotOptions): E.Either<readonly OneShotE
   if (m.right.options !== JSON.stringify(o.driver.options)) problems.push(err(`${file} was written with other ${o.driver.name} options (${m.right.options})`));
   if (problems.length > 0) return E.left(problems);
   const tensors = new Map([...f.right.tensors].map(([name, tensor]) => [name, toFloat32(tensor)] as const));
-  return E.right({ epoch: m.right.epoch, step: m.right.step, rng: m.right.rng, state: m.right.state, history: h.right, tensors });
+  return E.right({ epoch: m.right.epoch, step: m.right.step, rng: m.right.rng, state: m.right.state, history: h.right, tensors, ...(m.right.firstLoss === undefined ? {} : { firstLoss: m.right.firstLoss }) });
 };
 
 /** Runs a one-shot search (see the module comment); every error is collected and named. */
@@ -160,6 +167,8 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
     net.destroy();
     return E.left(refused.map((e) => err(e.message)));
   }
+  const progress = o.progress ?? silentProgress;
+  let firstLoss = resumed?.firstLoss;
   const schedule = d.weights.schedule.kind === 'cosine' ? { ...d.weights.schedule, tMax: o.epochs } : d.weights.schedule;
   const ctx: DriverContext = {
     net,
@@ -174,9 +183,15 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       const fixed = apply(graph, arch);
       return E.isRight(fixed) ? countMacs(fixed.right) : NaN;
     },
-    progress: o.progress ?? silentProgress,
+    progress: {
+      ...progress,
+      step: (done, steps, loss, accuracy) => {
+        // The running mean after the first step of the run is that step's loss: the divergence check's reference.
+        if (firstLoss === undefined && done === 1) firstLoss = loss;
+        progress.step(done, steps, loss, accuracy);
+      },
+    },
     gpu: o.gpu,
-    ...(o.signal === undefined ? {} : { signal: o.signal }),
   };
 
   try {
@@ -215,16 +230,20 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       o.onEpoch?.(entry);
       return E.right(entry);
     };
-    const checkpoint = async (epoch: number): Promise<E.Either<readonly OneShotError[], void>> => {
+    const checkpoint = async (epoch: number, driverState: unknown = state): Promise<E.Either<readonly OneShotError[], void>> => {
       if (o.dir === undefined || ckpt === undefined) return E.right(undefined);
       writeAtomic(join(o.dir, HISTORY), `${JSON.stringify(history, null, 2)}\n`);
       const tensors = await net.readState();
       if (E.isLeft(tensors)) return E.left(tensors.left.map((e) => err(e.message)));
-      const meta = { format: 'nasgraph-oneshot/1', algorithm: d.name, options: JSON.stringify(d.options), seed: o.seed, epoch, step: net.step, rng, state: d.encode(state), history };
+      const meta = { format: 'nasgraph-oneshot/1', algorithm: d.name, options: JSON.stringify(d.options), seed: o.seed, epoch, step: net.step, rng, state: d.encode(driverState), history, ...(firstLoss === undefined ? {} : { firstLoss }) };
       const w = writeSafetensorsFile(ckpt, tensors.right, { nasgraph: JSON.stringify(meta) });
       return E.isLeft(w) ? E.left(w.left.map((e) => err(e.message))) : E.right(undefined);
     };
 
+    // An interrupt (the signal) never cuts an epoch short: the epoch runs to its end, is recorded and checkpointed,
+    // and only then does the search stop, so that a resumed search continues exactly where an uninterrupted one
+    // would be (a checkpoint is always at an epoch boundary; SIGKILL loses at most the epoch in progress). The
+    // finishing phase (SPOS' evolution) gets the signal and stops after the generation in progress, checkpointed.
     let aborted = false;
     const stopped = (): boolean => o.signal?.aborted === true;
     for (let epoch = startEpoch; epoch < o.epochs; epoch++) {
@@ -235,6 +254,10 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       const e0 = performance.now();
       const r = await d.epoch(ctx, state, epoch, rng);
       if (E.isLeft(r)) return E.left(r.left.map((e) => err(e.message)));
+      // A diverged epoch is not checkpointed: the last checkpoint stays the last sound epoch.
+      const trainLoss = r.right.metrics['trainLoss'];
+      const diverged = trainLoss === undefined || firstLoss === undefined ? undefined : divergence({ loss: trainLoss, first: firstLoss, epoch: epoch + 1 });
+      if (diverged !== undefined) return E.left([{ tag: 'Diverged', message: `${d.name}: ${diverged}` }]);
       state = r.right.state;
       rng = r.right.rng;
       const entry = await record(epoch + 1, { ...r.right.metrics, seconds: (performance.now() - e0) / 1000 });
@@ -242,18 +265,28 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       const c = await checkpoint(epoch + 1);
       if (E.isLeft(c)) return c;
       if (stopped()) {
-        aborted = epoch + 1 < o.epochs;
+        aborted = epoch + 1 < o.epochs || d.finish !== undefined;
         break;
       }
     }
     if (!aborted && d.finish !== undefined) {
-      const f = await d.finish(ctx, state, rng);
+      const finishCtx: DriverContext = {
+        ...ctx,
+        ...(o.signal === undefined ? {} : { signal: o.signal }),
+        checkpoint: async (s) => {
+          const c = await checkpoint(o.epochs, s);
+          return E.isLeft(c) ? E.left(c.left.map((e) => ({ tag: 'Model', message: e.message }))) : E.right(undefined);
+        },
+      };
+      const f = await d.finish(finishCtx, state, rng);
       if (E.isLeft(f)) return E.left(f.left.map((e) => err(e.message)));
       state = f.right.state;
-      rng = f.right.rng;
-      const entry = await record(o.epochs + 1, f.right.metrics);
-      if (E.isLeft(entry)) return entry;
-      if (o.dir !== undefined) writeAtomic(join(o.dir, HISTORY), `${JSON.stringify(history, null, 2)}\n`);
+      if (f.right.aborted === true) aborted = true;
+      else {
+        const entry = await record(o.epochs + 1, f.right.metrics);
+        if (E.isLeft(entry)) return entry;
+        if (o.dir !== undefined) writeAtomic(join(o.dir, HISTORY), `${JSON.stringify(history, null, 2)}\n`);
+      }
     }
     const params = await net.readParams();
     if (E.isLeft(params)) return E.left(params.left.map((e) => err(e.message)));

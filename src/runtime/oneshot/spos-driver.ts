@@ -15,11 +15,18 @@ import type { Architecture } from '../../ir/apply.ts';
 import { architectureKey, firstArchitecture } from '../../ir/architecture.ts';
 import type { SearchSpace } from '../../ir/space.ts';
 import { type ArchSampler, type FlopsBins, checkFlopsBins, flopsBinSampler, uniformSampler } from '../../search/oneshot/spos.ts';
-import { type SposEvolutionOptions, sposEvolution } from '../../search/oneshot/spos-evolution.ts';
+import { type SposEvolutionOptions, type SposState, sposEvolution } from '../../search/oneshot/spos-evolution.ts';
 import type { KeyVectors } from '../../search/oneshot/types.ts';
-import { type StrategyError, architectureCodec, decodeWith, optionError, spaceFingerprint } from '../../search/strategy.ts';
+import { type StrategyError, architectureCodec, decodeWith, optionError, rngCodec, spaceFingerprint } from '../../search/strategy.ts';
 import { subset } from '../data/batches.ts';
-import { type Driver, type DriverContext, EpochMeter, nonFinite, shuffledBatches } from './driver.ts';
+import { type Driver, type DriverContext, EpochMeter, type EpochOutcome, nonFinite, shuffledBatches } from './driver.ts';
+
+/** How many candidates the evolution proposes at most (its generations' sizes summed; fewer in a small space). */
+export const evolutionBudget = (o: Omit<SposEvolutionOptions, 'constraint'>): number => {
+  const population = o.population ?? 50;
+  const perGeneration = Math.max(population, (o.mutations ?? 25) + (o.crossovers ?? 25));
+  return population + Math.max(0, (o.generations ?? 20) - 1) * perGeneration;
+};
 import type { SupernetError } from './supernet.ts';
 
 export interface SposDriverOptions {
@@ -34,7 +41,12 @@ export interface SposDriverOptions {
 }
 
 const memberCodec = t.type({ arch: architectureCodec, accuracy: t.number });
-const stateCodec = t.type({ strategy: t.literal('spos'), space: t.string, best: t.union([memberCodec, t.null]), evaluated: t.number });
+/** The evolution in progress (checkpointed after every generation, so an interrupted search resumes inside it). */
+const searchCodec = t.type({ evolution: t.unknown, rng: rngCodec, calibration: rngCodec });
+const stateCodec = t.intersection([
+  t.type({ strategy: t.literal('spos'), space: t.string, best: t.union([memberCodec, t.null]), evaluated: t.number }),
+  t.partial({ search: t.union([searchCodec, t.null]) }),
+]);
 export type SposDriverState = t.TypeOf<typeof stateCodec>;
 
 /** The SPOS driver (weights: SGD 0.015 — the paper's 0.5 at batch 1024 scaled to batch 32 —, momentum 0.9, wd 4e-5, cosine to 0, clip 5). */
@@ -79,7 +91,6 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
       ctx.progress.epochStart(epoch + 1, ctx.epochs, t0.count);
       const meter = new EpochMeter(ctx.net.classes, t0.count, ctx.progress);
       for (const b of t0.batches) {
-        if (ctx.signal?.aborted === true) break;
         const s = sample(ctx.space, rng);
         if (E.isLeft(s)) return E.left(s.left.map((e) => ({ tag: 'Model', message: `spos: ${e.message}` })));
         const [arch, next] = s.right;
@@ -95,12 +106,21 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
       const limit = d.macsLimit;
       const strategy = sposEvolution({ ...evolution, ...(limit === undefined ? {} : { constraint: (a: Architecture) => ctx.macs(a) <= limit }) });
       const valid = d.evalSize === undefined || d.evalSize >= ctx.valid.n ? ctx.valid : subset(ctx.valid, Array.from({ length: d.evalSize }, (_, i) => i));
-      let st = strategy.init(ctx.space);
-      let rng = rng0;
+      // Resumed mid-evolution: the population, the generator and the calibration batches' order come back from the
+      // checkpoint of the last finished generation.
+      const saved = state.search ?? null;
+      let st: SposState;
+      if (saved === null) st = strategy.init(ctx.space);
+      else {
+        const decoded = strategy.decodeState(ctx.space, saved.evolution);
+        if (E.isLeft(decoded)) return E.left(decoded.left.map((e) => ({ tag: 'Model', message: `spos: the checkpointed evolution: ${e.message}` })));
+        st = decoded.right;
+      }
+      const calibrationRng = saved === null ? rng0 : saved.calibration;
       let best = state.best;
       let evaluated = state.evaluated;
-      const calib = shuffledBatches(ctx.train, ctx.batchSize, rng);
-      rng = calib.rng;
+      const calib = shuffledBatches(ctx.train, ctx.batchSize, calibrationRng);
+      let rng = saved === null ? calib.rng : saved.rng;
       const calibration = [...calib.batches].slice(0, recal).map((b) => ({ images: b.images.slice(), labels: Array.from(b.labels) }));
       const scoreOf = async (arch: Architecture): Promise<E.Either<readonly SupernetError[], number>> => {
         const r = await ctx.net.recalibrate(arch, calibration);
@@ -108,8 +128,16 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
         const s = await ctx.net.evaluate(valid, { arch });
         return E.isLeft(s) ? s : E.right(s.right.accuracy);
       };
-      for (let round = 0; ; round++) {
-        if (ctx.signal?.aborted === true) break;
+      const budget = evolutionBudget(evolution);
+      const total = Math.max(evaluated, ctx.space.size < BigInt(budget) ? Number(ctx.space.size) : budget);
+      const outcome = (aborted: boolean): EpochOutcome<SposDriverState> => ({
+        state: { ...state, best, evaluated, search: { evolution: strategy.encodeState(st), rng, calibration: calibrationRng } },
+        rng,
+        metrics: { candidates: evaluated, bestValidAccuracy: best?.accuracy ?? NaN },
+        ...(aborted ? { aborted } : {}),
+      });
+      ctx.progress.phaseStart?.('evolution', total, evaluated);
+      for (;;) {
         const p = strategy.propose(ctx.space, st, 64, rng);
         st = p.state;
         rng = p.rng;
@@ -121,12 +149,21 @@ export const sposDriver = (evolution: Omit<SposEvolutionOptions, 'constraint'> =
           evaluated++;
           results.push({ arch, objective: acc.right });
           if (best === null || acc.right > best.accuracy) best = { arch: arch as Record<string, number[]>, accuracy: acc.right };
+          ctx.progress.phaseStep?.(evaluated, Math.max(total, evaluated), `best ${best === null ? '—' : (100 * best.accuracy).toFixed(2)}%`);
         }
         st = strategy.observe(ctx.space, st, results);
-        ctx.progress.note(`spos search: ${evaluated} candidates scored, best valid accuracy ${best === null ? '—' : best.accuracy.toFixed(4)}`);
+        if (ctx.checkpoint !== undefined) {
+          const c = await ctx.checkpoint(outcome(false).state);
+          if (E.isLeft(c)) return c;
+        }
         if (p.exhausted) break;
+        if (ctx.signal?.aborted === true) {
+          ctx.progress.phaseEnd?.();
+          return E.right(outcome(true));
+        }
       }
-      return E.right({ state: { ...state, best, evaluated }, rng, metrics: { candidates: evaluated, bestValidAccuracy: best?.accuracy ?? NaN } });
+      ctx.progress.phaseEnd?.();
+      return E.right(outcome(false));
     },
     distribution: (space: SearchSpace): KeyVectors =>
       Object.fromEntries(space.decisions.map((dd) => [dd.key, dd.names.map(() => 1 / dd.names.length)] as const)),

@@ -4,7 +4,7 @@
  * search interrupted after its first epoch and resumed from its checkpoint ends exactly where an uninterrupted one
  * does; a space an algorithm cannot search is refused naming the key.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
@@ -23,8 +23,18 @@ import { pdartsSearch } from '../../../src/runtime/oneshot/pdarts.ts';
 import { type OneShotResult, oneShotSearch } from '../../../src/runtime/oneshot/search.ts';
 import { describeGpu } from '../../gpu.ts';
 import { BEST, clearBestData, clearBestGraph } from './clear-best.ts';
+import type { HistoryEntry } from '../../../src/search/oneshot/types.ts';
+import { silentProgress } from '../../../src/runtime/progress.ts';
+import { buildModel, conv2d, defineModel, flatten, identity, layerChoice, linear, relu, sequential, zero } from '../../../src/ir/index.ts';
 
 const graph = clearBestGraph();
+/** 27 architectures: enough for SPOS' evolution to run several generations. */
+const wideGraph = (() => {
+  const choice = () => layerChoice({ none: zero(1), skip: identity(), relu: relu() });
+  const g = buildModel(defineModel({ name: 'wide', input: [1, 8, 8], layer: sequential({ stem: conv2d({ out: 4, kernel: 3, padding: 1 }), op1: choice(), op2: choice(), op3: choice(), flat: flatten(), fc: linear({ out: 4 }) }) }));
+  if (E.isLeft(g)) throw new Error(g.left.map((e) => e.message).join('; '));
+  return g.right;
+})();
 const { train, valid } = clearBestData();
 const dirs: string[] = [];
 afterAll(() => {
@@ -109,6 +119,60 @@ await describeGpu('one-shot search on a space with a clearly best candidate', (g
     expect(r.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4]);
     expect(r.history.map((h) => h.metrics['stage'])).toEqual([1, 1, 2, 2]);
     for (const h of r.history.slice(2)) expect(h.arch).toEqual(BEST);
+  });
+
+  // An interrupt in the middle of an epoch (the signal aborted from inside a step) lets the epoch finish: the search
+  // stops at an epoch boundary, and resumed it is bit for bit the uninterrupted search (architecture, history,
+  // weights). Before, the drivers left the epoch at the next step and the partial epoch was checkpointed as whole.
+  const interrupted: readonly { readonly name: string; readonly driver: () => AnyDriver; readonly graph: typeof graph; readonly epochs: number; readonly stopAt: { epoch: number; step: number } | { candidate: number } }[] = [
+    { name: 'darts', driver: () => eraseDriver(dartsDriver({ lr: 3e-2 })), graph, epochs: 3, stopAt: { epoch: 2, step: 3 } },
+    { name: 'enas', driver: () => eraseDriver(enasDriver({ learningRate: 0.02 }, { controllerSamples: 4 })), graph, epochs: 2, stopAt: { epoch: 1, step: 2 } },
+    { name: 'spos (in an epoch)', driver: () => eraseDriver(sposDriver({ generations: 3, population: 4, topK: 2, mutations: 2, crossovers: 2 }, { recalibrationBatches: 2 })), graph: wideGraph, epochs: 2, stopAt: { epoch: 2, step: 2 } },
+    { name: 'spos (in its evolution)', driver: () => eraseDriver(sposDriver({ generations: 3, population: 4, topK: 2, mutations: 2, crossovers: 2 }, { recalibrationBatches: 2 })), graph: wideGraph, epochs: 1, stopAt: { candidate: 2 } },
+  ];
+  for (const c of interrupted) {
+    it(`${c.name}: interrupted mid-way and resumed = uninterrupted, bit for bit`, async () => {
+      const base = { gpu, train, valid, epochs: c.epochs, batchSize: 16, seed: 3, lr: 0.05 };
+      const full = right(await oneShotSearch(c.graph, { ...base, driver: c.driver(), dir: tempDir() }));
+      const dir = tempDir();
+      const controller = new AbortController();
+      let epoch = 0;
+      const stopAt = c.stopAt;
+      const progress = {
+        ...silentProgress,
+        epochStart: (e: number) => {
+          epoch = e;
+        },
+        step: (done: number) => {
+          if ('epoch' in stopAt && epoch === stopAt.epoch && done === stopAt.step) controller.abort();
+        },
+        phaseStep: (done: number) => {
+          if ('candidate' in stopAt && done === stopAt.candidate) controller.abort();
+        },
+      };
+      const first = right(await oneShotSearch(c.graph, { ...base, driver: c.driver(), dir, signal: controller.signal, progress }));
+      expect(controller.signal.aborted).toBe(true);
+      expect(first.aborted).toBe(true);
+      // The epoch in progress was finished, recorded and checkpointed; the evolution reports nothing yet.
+      expect(first.history.map((h) => h.epoch)).toEqual('epoch' in stopAt ? Array.from({ length: stopAt.epoch }, (_, i) => i + 1) : [1]);
+      const resumed = right(await oneShotSearch(c.graph, { ...base, driver: c.driver(), dir, resume: true }));
+      expect(resumed.aborted).toBe(false);
+      expect(resumed.arch).toEqual(full.arch);
+      const timeless = (h: readonly HistoryEntry[]) => h.map((e) => ({ ...e, metrics: { ...e.metrics, seconds: 0 } }));
+      expect(timeless(resumed.history)).toEqual(timeless(full.history));
+      expect([...resumed.params.keys()]).toEqual([...full.params.keys()]);
+      for (const [path, v] of full.params) expect(resumed.params.get(path), path).toEqual(v);
+    });
+  }
+
+  it('a search whose loss explodes but stays finite stops with a Diverged error (no architecture from noise)', async () => {
+    const dir = tempDir();
+    const r = await oneShotSearch(wideGraph, { gpu, driver: eraseDriver(dartsDriver({ lr: 3e-2 })), train, valid, epochs: 3, batchSize: 16, seed: 1, lr: 100, dir });
+    if (E.isRight(r)) throw new Error(`expected divergence; losses ${r.right.history.map((h) => h.metrics['trainLoss']).join(', ')}`);
+    expect(r.left.map((e) => e.tag)).toEqual(['Diverged']);
+    expect(r.left[0]!.message).toMatch(/^darts: diverged: the mean training loss of epoch 1 \(.+\) is more than 10× the first step's loss/);
+    // The diverged epoch is not checkpointed.
+    expect(existsSync(join(dir, 'supernet.safetensors'))).toBe(false);
   });
 
   it('a resumed search ends where an uninterrupted one does; history.json is written', async () => {

@@ -66,7 +66,9 @@ await describeGpu('one-shot supernet runtime', (gpu) => {
     const net = right(Supernet.create(graph, { gpu, batchSize: B, optimizer: sgd, seed: 3 }));
     try {
       const before = right(await net.evaluate(data, { arch: archA })); // binds every parameter of the supernet
-      expect(before.accuracy).toBeGreaterThanOrEqual(0);
+      // Untrained: the evaluation ran on every sample (a finite loss near ln 4, not a diverged or empty one).
+      expect(before.loss).toBeGreaterThan(0.5 * Math.log(4));
+      expect(before.loss).toBeLessThan(3 * Math.log(4));
       const initial = right(await net.readParams());
       for (let i = 0; i < 3; i++) right(await net.sampledStep(batch(i), archA, { lr: 0.1 }));
       const after = right(await net.readParams());
@@ -144,12 +146,35 @@ await describeGpu('one-shot supernet runtime', (gpu) => {
       const before = right(await net.readParams());
       right(await net.recalibrate(archA, [batch(0)]));
       const after = right(await net.readParams());
-      // One batch after the reset: running = 0.9·reset + 0.1·batch statistics, whatever they were before.
+      // One batch after the reset (mean 0, variance 1): running = 0.9·reset + 0.1·the batch's statistics (the
+      // unbiased variance, as PyTorch), whatever they were before. The batch statistics computed here on the CPU:
+      // A's conv (3x3, padding 1, 1 → 4 channels, with bias) on batch 0, per channel over its 16·8·8 values.
       const rv = after.get('bn/running_var')!;
       const rm = after.get('bn/running_mean')!;
       expect(rv.some((v, i) => v !== before.get('bn/running_var')![i])).toBe(true);
-      for (const v of rv) expect(v).toBeGreaterThanOrEqual(0.9 - 1e-6);
-      for (const v of rm) expect(Math.abs(v)).toBeLessThan(0.1 * 50);
+      const w = after.get('conv/c3/weight')!;
+      const bias = after.get('conv/c3/bias');
+      const { images } = batch(0);
+      const n = B * 64;
+      for (let c = 0; c < 4; c++) {
+        const out: number[] = [];
+        for (let s = 0; s < B; s++)
+          for (let y = 0; y < 8; y++)
+            for (let x = 0; x < 8; x++) {
+              let v = bias?.[c] ?? 0;
+              for (let dy = -1; dy <= 1; dy++)
+                for (let dx = -1; dx <= 1; dx++) {
+                  const yy = y + dy;
+                  const xx = x + dx;
+                  if (yy >= 0 && yy < 8 && xx >= 0 && xx < 8) v += w[c * 9 + (dy + 1) * 3 + (dx + 1)]! * images[s * 64 + yy * 8 + xx]!;
+                }
+              out.push(v);
+            }
+        const mean = out.reduce((a, b) => a + b, 0) / n;
+        const unbiased = out.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1);
+        expect(rm[c]).toBeCloseTo(0.1 * mean, 5);
+        expect(Math.abs(rv[c]! - (0.9 + 0.1 * unbiased)) / (0.9 + 0.1 * unbiased)).toBeLessThan(1e-5);
+      }
       // Weights are not touched by recalibration.
       expect(after.get('conv/c3/weight')).toEqual(before.get('conv/c3/weight'));
     } finally {

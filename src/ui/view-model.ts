@@ -289,7 +289,8 @@ export const weightsView = (f: RunFiles, decisions: readonly DecisionInfo[] = []
     const series = Array.from({ length: width }, (_, c) => hist.map((h) => finite(h.distribution[key]?.[c])));
     return {
       key,
-      names: Array.from({ length: width }, (_, c) => names.get(key)?.[c] || String(c)),
+      // One weight past the named candidates is DARTS' zero op (alphas.ts: extraZero), which has no node of its own.
+      names: Array.from({ length: width }, (_, c) => names.get(key)?.[c] || (c > 0 && c === names.get(key)?.length ? 'zero op' : String(c))),
       epochs,
       series,
       chosen: hist.map((h) => h.arch[key] ?? []),

@@ -149,6 +149,19 @@ describe('NAS UI in Chromium', () => {
     expect(await page.locator('.run-head .badge').innerText()).toBe('running');
   });
 
+  it('every control and every chart has a name a screen reader reads', async () => {
+    const unnamed = `[...document.querySelectorAll('input, select, button, [role=button]')]
+      .filter((e) => !(e.getAttribute('aria-label') || (e.labels && e.labels.length > 0) || e.textContent.trim()))
+      .map((e) => e.outerHTML.slice(0, 80))
+      .concat([...document.querySelectorAll('.plot, svg.graph')].filter((e) => !e.getAttribute('aria-label')).map((e) => e.outerHTML.slice(0, 80)))`;
+    for (const hash of ['#/', '#/run/runs%2Fdarts/graph', '#/run/runs%2Fdarts/weights', '#/run/runs%2Fclassic/trials', '#/run/runs%2Fclassic/graph', '#/run/runs%2Fclassic/curves']) {
+      await open(hash);
+      if (hash.endsWith('graph')) await page.waitForSelector('svg.graph .node', WAIT);
+      expect(await page.locator('.plot, svg.graph, table').count(), hash).toBeGreaterThan(0);
+      expect(await page.evaluate<string[]>(unnamed), hash).toEqual([]);
+    }
+  });
+
   it('dark mode follows the system', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await open('#/run/runs%2Fdarts/graph');

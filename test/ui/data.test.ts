@@ -126,7 +126,7 @@ describe('one-shot view models on arbitrary histories', () => {
           const width = Math.max(k.key === 'op1' ? 2 : 0, ...history.map((h) => h.distribution[k.key]?.length ?? 0));
           expect(k.series).toHaveLength(width);
           expect(k.names).toHaveLength(width);
-          if (k.key === 'op1') expect(k.names.slice(0, 2)).toEqual(['a', 'b']);
+          if (k.key === 'op1') expect(k.names.slice(0, 3)).toEqual(['a', 'b', 'zero op'].slice(0, width));
           k.series.forEach((s, c) => expect(s).toEqual(sorted.map((h) => h.distribution[k.key]?.[c] ?? null)));
           expect(k.chosen).toEqual(sorted.map((h) => h.arch[k.key] ?? []));
         }

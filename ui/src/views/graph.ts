@@ -328,16 +328,25 @@ export const graphViewEl = async (source: Source, id: string, d: RunDetail, para
     h('button', { type: 'button', 'aria-label': 'zoom out', onclick: () => zoomTo(zoom / 1.25) }, '−'),
     h('button', { type: 'button', 'aria-label': 'zoom in', onclick: () => zoomTo(zoom * 1.25) }, '+'),
     h('button', { type: 'button', 'aria-label': 'zoom to 100%', onclick: () => zoomTo(1) }, '1:1'),
-    h('button', { type: 'button', 'aria-label': 'zoom to fit the width', onclick: () => zoomTo((canvas.clientWidth - 20) / ((laid.width ?? 1) + 20)) }, 'fit'),
+    h('button', { type: 'button', 'aria-label': 'zoom to fit the width', onclick: () => zoomTo((canvas.clientWidth - 20) / ((laid?.width ?? 1) + 20)) }, 'fit'),
   );
-  const laid = await layout(`${id}:${view.nodes.length}:${view.edges.length}`, view);
-  const drawn = drawGraph(view, laid, pick);
-  painter = drawn.paint;
-  painter(colouring);
-  canvas.replaceChildren(drawn.el);
-  // A wide graph: start with its input in view, not its empty top-left corner.
-  const input = laid.children?.find((c) => view.nodes.find((n) => n.id === c.id)?.kind === 'input');
-  if (input !== undefined) requestAnimationFrame(() => (canvas.scrollLeft = Math.max(0, (input.x ?? 0) + (input.width ?? 0) / 2 - canvas.clientWidth / 2)));
+  // Laid out in a worker; the view shows at once and the drawing arrives when ready (a big supernet takes a while).
+  let laid: ElkNode | undefined;
+  canvas.replaceChildren(h('p', { class: 'muted', role: 'status' }, `Laying out ${view.nodes.length} nodes and ${view.edges.length} edges…`));
+  void layout(`${id}:${view.nodes.length}:${view.edges.length}`, view).then(
+    (l) => {
+      laid = l;
+      const drawn = drawGraph(view, l, pick);
+      painter = drawn.paint;
+      painter(colouring);
+      canvas.replaceChildren(drawn.el);
+      zoomTo(zoom);
+      // A wide graph: start with its input in view, not its empty top-left corner.
+      const input = l.children?.find((c) => view.nodes.find((n) => n.id === c.id)?.kind === 'input');
+      if (input !== undefined) requestAnimationFrame(() => (canvas.scrollLeft = Math.max(0, ((input.x ?? 0) + (input.width ?? 0) / 2) * zoom - canvas.clientWidth / 2)));
+    },
+    (e: unknown) => canvas.replaceChildren(h('p', { class: 'warn', role: 'alert' }, `The graph could not be laid out: ${e instanceof Error ? e.message : String(e)}`)),
+  );
   sec.append(h('p', { class: 'small muted' }, 'Shapes are per sample. ', d.trials !== null ? h('a', { href: runHref(id, 'trials') }, 'All trials') : h('a', { href: runHref(id, 'weights') }, 'Weights over time')));
   return sec;
 };

@@ -70,12 +70,16 @@ export const weightsViewEl = (id: string, d: RunDetail): HTMLElement => {
       names: k.names,
       values: k.series,
     });
-    const max = Math.max(1e-9, ...k.series.flat().filter((v): v is number => v !== null));
+    // Colour by the weight's place between this decision's smallest and largest: near-uniform weights (early
+    // DARTS epochs) still show which way they lean; the cells print the values themselves.
+    const vals = k.series.flat().filter((v): v is number => v !== null);
+    const lo = vals.length > 0 ? Math.min(...vals) : 0;
+    const span = vals.length > 0 ? Math.max(...vals) - lo : 0;
     row.append(
       h(
         'figure',
         { class: 'chart heat' },
-        h('figcaption', {}, `${k.key}: heat map (✓ derived)`),
+        h('figcaption', {}, `${k.key}: heat map, % (✓ derived; shade: from this decision's smallest to its largest weight)`),
         h(
           'div',
           { class: 'scroll' },
@@ -94,7 +98,7 @@ export const weightsViewEl = (id: string, d: RunDetail): HTMLElement => {
                   k.epochs.map((_, e) => {
                     const v = k.series[c]?.[e] ?? null;
                     const on = (k.chosen[e] ?? []).includes(c);
-                    return h('td', { class: on ? 'on' : '', style: `--w:${v === null ? 0 : (v / max).toFixed(3)}`, title: `${n} @ epoch ${k.epochs[e]}: ${pct(v)}` }, `${on ? '✓' : ''}${v === null ? '—' : (v * 100).toFixed(1)}`);
+                    return h('td', { class: on ? 'on' : '', style: `--w:${v === null ? 0 : span <= 0 ? 0.5 : (0.08 + (0.92 * (v - lo)) / span).toFixed(3)}`, title: `${n} @ epoch ${k.epochs[e]}: ${pct(v)}` }, `${on ? '✓' : ''}${v === null ? '—' : (v * 100).toFixed(2)}`);
                   }),
                 ),
               ),

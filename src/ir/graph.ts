@@ -74,7 +74,12 @@ export const validate = (g: Graph): readonly IRError[] => {
     const site = `${n.op.key}\u0000${n.name}`;
     const seen = bySite.get(site);
     if (seen === undefined) bySite.set(site, n);
-    else if (seen.inputs.map((i) => i.id).join() !== n.inputs.map((i) => i.id).join()) {
+    else if (
+      seen.inputs.map((i) => i.id).join() !== n.inputs.map((i) => i.id).join() &&
+      // Copies of one choice built on inputs of different shapes are the same site specialised to a value choice
+      // upstream (a width): one decision, not two choices built at one place.
+      seen.inputs.every((x, i) => n.inputs[i] !== undefined && shapeEq(x.shape, n.inputs[i]!.shape))
+    ) {
       errors.push({
         tag: 'DuplicateSite',
         key: n.op.key,

@@ -188,7 +188,8 @@ export const classicDecisions = (f: RunFiles): readonly DecisionInfo[] => {
     const out: DecisionInfo[] = [];
     for (const [key, v] of Object.entries(ss as Record<string, unknown>)) {
       const e = v as { _type?: unknown; _value?: unknown };
-      if (e._type === 'layer_choice' && Array.isArray(e._value)) out.push({ key, kind: 'layer', names: e._value.map(String) });
+      // 'choice': a value choice (candidates named by their values' text).
+      if ((e._type === 'layer_choice' || e._type === 'choice') && Array.isArray(e._value)) out.push({ key, kind: 'layer', names: e._value.map(String) });
       else if (e._type === 'input_choice' && typeof e._value === 'object' && e._value !== null) {
         const c = (e._value as { candidates?: unknown }).candidates;
         out.push({ key, kind: 'input', names: Array.isArray(c) ? c.map((n, i) => (String(n) === '' ? String(i) : String(n))) : [] });

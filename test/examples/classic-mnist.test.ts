@@ -4,7 +4,7 @@
  * parameter counts (equal to PyTorch's, arithmetic below), the fit check, the refusal by mixed-mode algorithms,
  * and the CLI's `space --json` and `check`.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as E from 'fp-ts/lib/Either.js';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -200,3 +200,31 @@ export default defineModel({ name: 'bad', input: [1, 28, 28], layer: block((ctx,
   return ctx.call('fc', linear({ out: 10 }), flatten()(ctx, p));
 }) });
 `;
+
+describe('nasgraph search on spaces with candidates of different shapes', () => {
+  const tmp = scratch();
+  afterAll(() => tmp.dispose());
+
+  it('trains trials of both first_conv candidates (classic grid search, synthetic data)', async () => {
+    const out = join(tmp.file('.keep', ''), '..', 'grid');
+    const r = await nasgraph(
+      'search', 'examples/classic-mnist.ts', '--strategy', 'grid', '--data', 'synthetic', '--trials', '8', '--epochs', '1',
+      '--train-size', '32', '--valid-size', '16', '--batch', '16', '--retrain-epochs', '0', '--out', out,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const trials = readFileSync(join(out, 'trials.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { arch?: Record<string, unknown>; objective?: number | null });
+    const done = trials.filter((t) => t.arch !== undefined && typeof t.objective === 'number');
+    // Grid search over 8 architectures: every one trained, both first_conv candidates among them.
+    expect(done).toHaveLength(8);
+    expect(new Set(done.map((t) => JSON.stringify(t.arch!['first_conv'])))).toEqual(new Set(['[0]', '[1]'])); // canonical: index lists
+  });
+
+  it('refuses a space with an architecture that does not fit before any trial, naming key, candidate and layer', async () => {
+    const file = tmp.file('bad-search.ts', BAD_MODEL_SOURCE);
+    const out = join(tmp.file('.keep2', ''), '..', 'bad');
+    const r = await nasgraph('search', file, '--strategy', 'random', '--data', 'synthetic', '--trials', '2', '--epochs', '1', '--retrain-epochs', '0', '--out', out);
+    expect(r.code).toBe(1);
+    expect(lines(r.stderr)).toEqual([`error: ${file}: with first_conv = k7 → [20, 22, 22]: fc: linear expects 2880 input features, got 2420 (input shapes [2420], [10, 2880], [10])`]);
+    expect(existsSync(join(out, 'trials.jsonl'))).toBe(false);
+  });
+});

@@ -7,7 +7,23 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { expect, it } from 'vitest';
 import { classicMnist } from '../../../examples/classic-mnist.ts';
-import { type Architecture, buildModel } from '../../../src/ir/index.ts';
+import {
+  type Architecture,
+  batchNorm2d,
+  buildModel,
+  chooseValue,
+  conv2d,
+  defineModel,
+  globalAvgPool,
+  linear,
+  relu,
+  repeat,
+  residual,
+  searchSpace,
+  sequential,
+  valueChoice,
+  valueLayer,
+} from '../../../src/ir/index.ts';
 import { syntheticTrainTest } from '../../../src/runtime/data/index.ts';
 import { dartsDriver } from '../../../src/runtime/oneshot/darts-driver.ts';
 import { eraseDriver } from '../../../src/runtime/oneshot/driver.ts';
@@ -82,5 +98,40 @@ await describeGpu('one-shot search over candidates of different shapes', (gpu) =
     expect(spos.arch['first_conv']).toHaveLength(1);
     const darts = await oneShotSearch(graph, { gpu, driver: eraseDriver(dartsDriver({})), train, valid, epochs: 1, batchSize: B, seed: 1 });
     expect(E.isLeft(darts) && darts.left.map((e) => e.message).join('\n')).toContain("darts cannot search 'first_conv' (0 → [20, 24, 24], 1 → [20, 26, 26])");
+  });
+
+  it('spos searches value choices (channels, kernel, depth) end to end; every architecture it may pick runs', async () => {
+    const width = valueChoice([4, 8], { key: 'width' });
+    const vg = buildModel(
+      defineModel({
+        name: 'values',
+        input: [1, 8, 8],
+        layer: sequential({
+          conv: valueLayer(conv2d, { out: width, kernel: valueChoice([3, 5], { key: 'k' }), padding: valueChoice([1, 2], { key: 'k' }) }),
+          bn: chooseValue(width, () => batchNorm2d()),
+          act: relu(),
+          body: repeat(() => residual(valueLayer(conv2d, { out: width, kernel: 3, padding: 1 })), [0, 1, 2], { key: 'depth' }),
+          pool: globalAvgPool(),
+          fc: chooseValue(width, () => linear({ out: 4 })),
+        }),
+      }),
+    );
+    if (E.isLeft(vg)) throw new Error(vg.left.map((e) => e.message).join('\n'));
+    const data = syntheticTrainTest({ n: 64, nTest: 32, shape: [1, 8, 8], classes: 4, seed: 4, noise: 0.5 });
+    expect(searchSpace(vg.right).decisions.map((d) => d.key).sort()).toEqual(['depth', 'k', 'width']);
+    const r = right(
+      await oneShotSearch(vg.right, {
+        gpu,
+        driver: eraseDriver(sposDriver({ generations: 2, population: 4, topK: 2, mutations: 1, crossovers: 1 }, { recalibrationBatches: 1 })),
+        train: data.train,
+        valid: data.test,
+        epochs: 1,
+        batchSize: B,
+        seed: 2,
+        lr: 0.05,
+      }),
+    );
+    expect(Object.keys(r.arch).sort()).toEqual(['depth', 'k', 'width']);
+    expect(Number.isFinite(r.history.at(-1)!.metrics['validAccuracy']!)).toBe(true);
   });
 });

@@ -18,12 +18,13 @@ import { mainJobSection } from './main-job.ts';
 import { matmulSection } from './matmul.ts';
 import { oneshotSection } from './oneshot.ts';
 import { profileSection } from './profile.ts';
+import { queueSection } from './queue.ts';
 import { trainingDartsSection, trainingSection } from './training.ts';
 import type { BenchSection, Row } from './section.ts';
 import { type Tfjs, setupTfjs } from './tfjs.ts';
 
 // training-darts (the 8-cell mixed supernet) takes ~4 min on lavapipe with a warm shader cache, ~11 min cold.
-const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection, profileSection];
+const sections: readonly BenchSection[] = [matmulSection, convSection, inferenceSection, trainingSection, trainingDartsSection, oneshotSection, mainJobSection, queueSection, profileSection];
 
 const args = process.argv.slice(2);
 const onlyArg = args.find((a, i) => a.startsWith('--only=') || args[i - 1] === '--only');

@@ -4,13 +4,12 @@
  * All batch norms inside cells are `affine: false`, as in the DARTS search network, so these ops carry
  * trainable weights only in their convolutions (none of them has a bias).
  *
- * FactorizedReduce needs `x[:, :, 1:, 1:]` (the map shifted by one pixel before a stride-2 1x1 conv), and the IR
- * has no slice op. `oddPick` computes the same values exactly from average pools (see its comment); the
- * parameters are the same as PyTorch's (two [C/2, C, 1, 1] convs without bias).
+ * FactorizedReduce needs `x[:, :, 1:, 1:]` (the map shifted by one pixel before a stride-2 1x1 conv): `oddPick`
+ * takes its stride-2 samples with one `slice`; the parameters are the same as PyTorch's (two [C/2, C, 1, 1]
+ * convs without bias).
  */
 import {
   type Layer,
-  add,
   avgPool2d,
   batchNorm2d,
   concat,
@@ -20,8 +19,8 @@ import {
   maxPool2d,
   pathOf,
   relu,
-  scale,
   sequential,
+  slice,
   zero,
 } from '../src/ir/index.ts';
 
@@ -29,21 +28,11 @@ import {
 const bnPlain = (): Layer => batchNorm2d({ affine: false });
 
 /**
- * `y[c, i, j] = x[c, 2i+1, 2j+1]` for a map with even height and width (the stride-2 sampling of `x[:, 1:, 1:]`).
- *
- * Why this works: in every 2x2 block with corners a = x[2i, 2j], b = x[2i, 2j+1], c = x[2i+1, 2j],
- * d = x[2i+1, 2j+1], the stride-2 average pools give P = (a+b+c+d)/4 (2x2), R = (a+b)/2 (1x2),
- * C = (a+c)/2 (2x1) and A = a (1x1), and d = 4P − 2R − 2C + A. It is a linear map, so gradients are exactly
- * those of the slice. Odd sizes do not fit (PyTorch's FactorizedReduce fails on them too): the result would
- * be one row short of the other branch, and the concat reports both shapes.
+ * `y[c, i, j] = x[c, 2i+1, 2j+1]` (the stride-2 sampling of `x[:, 1:, 1:]`): one strided slice, whose gradient
+ * puts ∂L/∂y back at those positions. Odd sizes do not fit (PyTorch's FactorizedReduce fails on them too): the
+ * result would be one row short of the other branch, and the concat reports both shapes.
  */
-export const oddPick: Layer = (ctx, x) => {
-  const p = ctx.call('avg2x2', avgPool2d({ kernel: 2, stride: 2 }), x);
-  const r = ctx.call('avg1x2', avgPool2d({ kernel: [1, 2], stride: 2 }), x);
-  const c = ctx.call('avg2x1', avgPool2d({ kernel: [2, 1], stride: 2 }), x);
-  const a = ctx.call('pick', avgPool2d({ kernel: 1, stride: 2 }), x);
-  return add(ctx.call('p4', scale(4), p), ctx.call('r2', scale(-2), r), ctx.call('c2', scale(-2), c), a);
-};
+export const oddPick: Layer = slice([{}, { start: 1, step: 2 }, { start: 1, step: 2 }]);
 
 export interface FactorizedReduceOptions {
   readonly out: number;

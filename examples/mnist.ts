@@ -9,7 +9,8 @@
  *
  * The guide's 5x5 candidate is `nn.Conv2d(1, 32, 5, 3)`: kernel 5 with *stride 3*, which gives [32, 8, 8]
  * where the 3x3 candidate gives [32, 26, 26], so its fc1 (9216 inputs) cannot fit. NNI notices only when
- * that candidate first runs; here the space is refused when it is built. `mnistSeedVersion` keeps the guide's
+ * that candidate first runs; here the space builds (candidates may differ in shape) but `nasgraph check`, the
+ * fit check before any search, and `apply` name `conv1 = conv5x5` and fc1. `mnistSeedVersion` keeps the guide's
  * literal candidate to show that error; the default export uses padding 1 instead, so both candidates give
  * [32, 26, 26].
  */
@@ -61,7 +62,7 @@ export const mnist: ModelDef = defineModel({
   description: "PyTorch's MNIST net with NNI's conv1 layer choice (3x3 | 5x5) and skipcon input choice",
 });
 
-/** The guide's literal candidate `nn.Conv2d(1, 32, 5, 3)` (stride 3): building it fails, naming conv1 and both shapes. */
+/** The guide's literal candidate `nn.Conv2d(1, 32, 5, 3)` (stride 3): its architectures with conv5x5 do not fit fc1. */
 export const mnistSeedVersion: ModelDef = defineModel({
   name: 'mnist-seed',
   input: [1, 28, 28],

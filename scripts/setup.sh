@@ -15,3 +15,6 @@ bash scripts/setup-services.sh
 echo "[setup] clean npm install from package-lock.json"
 rm -rf node_modules
 npm install --no-save --no-audit --no-fund --loglevel=error
+# The NAS UI's page (ui/dist, not committed): type-checked and bundled by Vite; `nasgraph ui` serves it.
+echo "[setup] build the NAS UI page"
+npm run build:ui --silent

@@ -13,11 +13,12 @@ describe('README example', () => {
     const code = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
     expect(code, 'README has a ```ts block').toBeDefined();
     expect(code!.split('\n').filter((l) => l.trim() !== '').length).toBeLessThanOrEqual(20);
-    // Run inside the repo so that the package self-reference `nasgraph/ir` resolves.
+    // Run inside the repo so that the package self-reference `nasgraph/ir` resolves, to the sources (the export
+    // condition `nasgraph-source`, package.json) rather than a built dist/.
     const dir = mkdtempSync(join(root, 'test', '.readme-'));
     const file = join(dir, 'example.ts');
     writeFileSync(file, code!);
-    const out = execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8' }).trim().split('\n');
+    const out = execFileSync(process.execPath, ['--conditions=nasgraph-source', '--import', 'tsx', file], { cwd: root, encoding: 'utf8' }).trim().split('\n');
     expect(JSON.parse(out[0]!)).toEqual({
       conv1: { _type: 'layer_choice', _value: ['conv3x3', 'conv5x5'] },
       skip: { _type: 'input_choice', _value: { candidates: [''], n_chosen: null } },

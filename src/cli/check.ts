@@ -9,44 +9,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as E from 'fp-ts/lib/Either.js';
-import { type Architecture, type Graph, type Node, type Op, apply, nodes, numel, paramCount, searchSpace, showShape } from '../ir/index.ts';
+import { type Architecture, type Graph, type Node, apply, nodes, numel, paramCount, searchSpace, showOp, showShape } from '../ir/index.ts';
 import { parseArchitectureJson, resolveArchitecture } from '../ir/architecture.ts';
 import { loadModel } from '../runtime/load-model.ts';
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io } from './io.ts';
 import { formatTable, reportLoadErrors } from './space.ts';
 
-const pairStr = (p: readonly [number, number]): string => (p[0] === p[1] ? String(p[0]) : `${p[0]}x${p[1]}`);
-
-/** A short description of an op with the attributes that tell two ops of a kind apart. */
-export const describeOp = (node: Node): string => {
-  const op: Op = node.op;
-  switch (op.kind) {
-    case 'conv2d': {
-      const w = node.inputs[1]?.shape ?? [];
-      const attrs = [`${w[2]}x${w[3]}`];
-      if (op.stride[0] !== 1 || op.stride[1] !== 1) attrs.push(`stride ${pairStr(op.stride)}`);
-      if (op.padding[0] !== 0 || op.padding[1] !== 0) attrs.push(`pad ${pairStr(op.padding)}`);
-      if (op.dilation[0] !== 1 || op.dilation[1] !== 1) attrs.push(`dil ${pairStr(op.dilation)}`);
-      if (op.groups !== 1) attrs.push(`groups ${op.groups}`);
-      return `conv2d ${attrs.join(' ')}`;
-    }
-    case 'maxPool2d':
-    case 'avgPool2d':
-      return `${op.kind} ${op.kernel[0]}x${op.kernel[1]} stride ${pairStr(op.stride)}${op.padding[0] + op.padding[1] > 0 ? ` pad ${pairStr(op.padding)}` : ''}`;
-    case 'batchNorm2d':
-      return op.affine ? 'batchNorm2d' : 'batchNorm2d (no affine)';
-    case 'dropout':
-      return `dropout${op.channelwise ? '2d' : ''} ${op.p}`;
-    case 'scale':
-      return `scale ${op.factor}`;
-    case 'zero':
-      return op.stride === 1 ? 'zero' : `zero stride ${op.stride}`;
-    case 'adaptiveAvgPool2d':
-      return `adaptiveAvgPool2d ${op.output[0]}x${op.output[1]}`;
-    default:
-      return op.kind;
-  }
-};
+/** A short description of an op with the attributes that tell two ops of a kind apart (the op's registered printer). */
+export const describeOp = (node: Node): string =>
+  showOp(
+    node.op,
+    node.inputs.map((i) => i.shape),
+  );
 
 /** Trainable scalars among a node's parameter inputs. */
 const ownParams = (node: Node): number =>

@@ -15,12 +15,14 @@ import { Command, CommanderError } from 'commander';
 import { checkCommand } from './check.ts';
 import { EXIT_OK, EXIT_USAGE, type Io, processIo } from './io.ts';
 import { addExportCommand } from './export.ts';
+import { addLatencyCommand } from './latency.ts';
 import { addRetrainCommand } from './retrain.ts';
 import { addRunCommand } from './run.ts';
 import { addSearchCommand } from './search.ts';
 import { spaceCommand } from './space.ts';
 import { addWorkerCommand } from './worker.ts';
 import { addUiCommand } from './ui.ts';
+import { addReportCommand } from './report.ts';
 
 /** The program, writing through `io` and reporting its exit code through `setCode` (never exiting itself). */
 export const buildProgram = (io: Io, setCode: (code: number) => void): Command => {
@@ -48,8 +50,10 @@ export const buildProgram = (io: Io, setCode: (code: number) => void): Command =
   addRetrainCommand(program, io, setCode);
   addSearchCommand(program, io, setCode);
   addExportCommand(program, io, setCode);
+  addLatencyCommand(program, io, setCode);
   addWorkerCommand(program, io, setCode);
   addUiCommand(program, io, setCode);
+  addReportCommand(program, io, setCode);
 
   return program;
 };

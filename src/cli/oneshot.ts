@@ -24,7 +24,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { formatArchitectureJson } from '../ir/architecture.ts';
 import { type Architecture, apply } from '../ir/apply.ts';
-import { type Graph, paramCount, searchSpace } from '../ir/index.ts';
+import { type Graph, fitCheck, paramCount, searchSpace } from '../ir/index.ts';
 import { numel } from '../ir/shape.ts';
 import { ONE_SHOT_NAMES, type OneShotName, type HistoryEntry } from '../search/oneshot/types.ts';
 import { writeWeights } from '../runtime/checkpoint.ts';
@@ -269,6 +269,12 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
   if (refused.length > 0) {
     for (const e of refused) io.err(`error: ${e.message}\n`);
     return e2code(refused);
+  }
+  // Layer choices whose candidates differ in shape: every architecture must fit before the supernet trains.
+  const unfit = fitCheck(graph);
+  if (E.isLeft(unfit)) {
+    for (const e of unfit.left) io.err(`error: ${model}: ${e.message}\n`);
+    return EXIT_ERRORS;
   }
   const data = loadData(s, graph);
   if (E.isLeft(data)) {

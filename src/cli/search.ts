@@ -27,7 +27,7 @@ import * as E from 'fp-ts/lib/Either.js';
 import * as t from 'io-ts';
 import { formatArchitectureJson } from '../ir/architecture.ts';
 import { numel } from '../ir/shape.ts';
-import { type Graph, type SearchSpace, searchSpace } from '../ir/index.ts';
+import { type Graph, type SearchSpace, fitCheck, searchSpace } from '../ir/index.ts';
 import { type AnyStrategy, type StrategyError, createStrategy, strategyNames } from '../search/index.ts';
 import { writeWeights } from '../runtime/checkpoint.ts';
 import { type Dataset, loadFashionMnist, syntheticTrainTest } from '../runtime/data/index.ts';
@@ -41,6 +41,7 @@ import { type Evaluate, type RunError, type SearchEvent, type SearchResult, runS
 import { EXIT_ERRORS, EXIT_OK, EXIT_USAGE, type Io, batchExceeds, countFlag, processIo } from './io.ts';
 import { ONE_SHOT_DEFAULTS, holdsOneShotSearch, isOneShot, oneShotCommand } from './oneshot.ts';
 import { lockOut, prepareOut, removeIfEmpty } from './out-dir.ts';
+import { startUiBeside } from './ui.ts';
 import { reportLoadErrors } from './space.ts';
 import { searchThroughQueue } from './search-queue.ts';
 import { ONE_SHOT_NAMES } from '../search/oneshot/types.ts';
@@ -156,6 +157,7 @@ interface Flags {
   inherit?: boolean;
   queue?: string;
   queueName?: string;
+  ui?: string | true;
 }
 
 /**
@@ -201,6 +203,7 @@ export const addSearchCommand = (program: Command, io: Io, setCode: (code: numbe
     .option('--inherit', "one-shot: start the retrain from the supernet's weights (same parameter paths) instead of fresh ones")
     .option('--queue <url>', 'classic: run the trials on `nasgraph worker`s fed from this Redis (redis://HOST:PORT); --concurrency: trials queued at once')
     .option('--queue-name <name>', 'with --queue: the queue (default nasgraph; a resume keeps its own)')
+    .option('--ui [port]', 'serve the NAS UI over --out while the search runs and print its URL (port default 8080; 0: a free one)')
     .action(async (model: string, flags: Flags, cmd: Command) => {
       const given = (name: string): boolean => cmd.getOptionValueSource(name) === 'cli';
       setCode(await searchCommand(model, flags, given, io));
@@ -309,7 +312,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
   }
   let code: number = EXIT_ERRORS;
   try {
-    code = await searchCommandLocked(model, flags, given, io);
+    const ui = flags.ui === undefined ? undefined : await startUiBeside(out.right, model, flags.ui, io);
+    if (typeof ui === 'number') return (code = ui);
+    try {
+      code = await searchCommandLocked(model, flags, given, io);
+    } finally {
+      await ui?.();
+    }
     return code;
   } finally {
     lock.right();
@@ -318,14 +327,13 @@ export const searchCommand = async (model: string, flags: Flags, given: (name: s
 };
 
 const searchCommandLocked = async (model: string, flags: Flags, given: (name: string) => boolean, io: Io): Promise<number> => {
-  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
-  if (isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out))) {
-    return oneShotCommand(model, flags, given, io);
-  }
-  if (flags.queue !== undefined && isOneShot(flags.strategy)) {
+  const oneShot = isOneShot(flags.strategy) || (flags.resume === true && !given('strategy') && holdsOneShotSearch(flags.out));
+  if (flags.queue !== undefined && oneShot) {
     io.err(`error: --queue is for classic searches (trials); a one-shot search trains one supernet in process\n`);
     return EXIT_USAGE;
   }
+  // One-shot algorithms have their own command; a resume without --strategy follows what DIR holds.
+  if (oneShot) return oneShotCommand(model, flags, given, io);
   if (flags.inherit === true) {
     io.err(`error: --inherit is for one-shot searches (the supernet's weights); a classic search retrains from scratch\n`);
     return EXIT_USAGE;
@@ -373,6 +381,12 @@ const searchCommandLocked = async (model: string, flags: Flags, given: (name: st
   if (refused.length > 0) {
     printErrors(io, refused);
     return searchErrorCode(refused);
+  }
+  // Layer choices whose candidates differ in shape: every architecture must fit before any trial trains.
+  const unfit = fitCheck(graph);
+  if (E.isLeft(unfit)) {
+    for (const e of unfit.left) io.err(`error: ${model}: ${e.message}\n`);
+    return EXIT_ERRORS;
   }
   const data = loadData(s, graph);
   if (E.isLeft(data)) {

@@ -59,6 +59,36 @@ export const uiCommand = async (dirs: readonly string[], f: UiFlags, io: Io, sig
   return EXIT_OK;
 };
 
+/**
+ * `nasgraph search --ui [port]`: starts the UI server over the search's directory `dir` (the graph built from
+ * `model`) and prints its URL; resolves to the function that stops it, or to exit code 1 after a one-line error
+ * (the page not built, a port in use or not a port).
+ *
+ * @example
+ * const stop = await startUiBeside('runs/a', 'examples/darts.ts', '0', io); // prints "NAS UI   http://127.0.0.1:…/"
+ */
+export const startUiBeside = async (dir: string, model: string, portFlag: string | true, io: Io): Promise<number | (() => Promise<void>)> => {
+  let p: number;
+  try {
+    p = portFlag === true ? 8080 : port(portFlag);
+  } catch (e) {
+    io.err(`error: ${(e instanceof Error ? e.message : String(e)).replace('--port', '--ui')}\n`);
+    return EXIT_ERRORS;
+  }
+  if (!pageBuilt()) {
+    io.err(`error: --ui: the UI page is not built (no ${UI_DIST}/index.html): run \`npm run build:ui\`\n`);
+    return EXIT_ERRORS;
+  }
+  try {
+    const ui = await startUiServer({ roots: [dir], port: p, model });
+    io.out(`NAS UI   ${ui.url}  (live while the search runs; afterwards: nasgraph ui ${dir})\n`);
+    return ui.close;
+  } catch (e) {
+    io.err(`error: --ui: ${e instanceof Error ? e.message.replace('--port', '--ui PORT') : String(e)}\n`);
+    return EXIT_ERRORS;
+  }
+};
+
 /** Adds `ui` to the `nasgraph` program. */
 export const addUiCommand = (program: Command, io: Io, setCode: (code: number) => void): Command =>
   program

@@ -8,50 +8,17 @@
  * The chain is emitted at its last node, where every input of every chain node is available (topological order).
  */
 import type { Node } from '../ir/node.ts';
+import type { Chain, ChainStep, HeadKind } from './emitter.ts';
 import type { Activation } from './kernels/wgsl.ts';
-import type { EpilogueStep } from './kernels/elementwise.ts';
+import { loweringOf } from './lowerings.ts';
 
-export type HeadKind = 'gemm' | 'elementwise' | 'pool' | 'none';
+export type { Chain, ChainStep, HeadKind } from './emitter.ts';
 
-/** Which epilogues a node's kernel can absorb. */
+/** Which epilogues a node's kernel can absorb: its lowering's (lowerings.ts); 'none' for leaves, views, choices. */
 export const headKind = (n: Node): HeadKind => {
-  switch (n.op.kind) {
-    case 'conv2d':
-    case 'linear':
-      return 'gemm';
-    case 'add':
-    case 'mul':
-    case 'relu':
-    case 'relu6':
-    case 'sigmoid':
-    case 'tanh':
-    case 'gelu':
-    case 'scale':
-    case 'batchNorm2d':
-    case 'batchNorm2dTrain':
-    case 'activationGrad':
-      return 'elementwise';
-    case 'maxPool2d':
-    case 'avgPool2d':
-    case 'globalAvgPool':
-    case 'adaptiveAvgPool2d':
-      return 'pool';
-    default:
-      return 'none';
-  }
+  const l = loweringOf(n.op);
+  return l.kind === 'kernel' ? l.epilogue : 'none';
 };
-
-/** One fused step: the node it stands for, and the residual operand of an add. */
-export interface ChainStep {
-  readonly node: Node;
-  readonly step: EpilogueStep;
-  readonly residual?: Node;
-}
-
-export interface Chain {
-  readonly head: Node;
-  readonly steps: readonly ChainStep[];
-}
 
 const ACTS: readonly string[] = ['relu', 'relu6', 'sigmoid', 'tanh', 'gelu'];
 

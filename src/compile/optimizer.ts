@@ -24,7 +24,8 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { type Shape, numel } from '../ir/shape.ts';
 import type { Kernel } from './kernel.ts';
-import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, copyKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
+import { copyKernel } from './kernels/elementwise.ts';
+import { HYPER, HYPER_LENGTH, type UpdateRule, clipScaleKernel, packHyperKernel, stateSlots, sumSquaresGroups, sumSquaresKernel, updateKernel } from './kernels/optimizer.ts';
 import type { BufferSpec, Dispatch, Program, ProgramParam, ProgramScalar } from './program.ts';
 
 export { HYPER, HYPER_LENGTH, type UpdateRule, stateSlots } from './kernels/optimizer.ts';
@@ -202,6 +203,8 @@ export const stepScalars = (rule: UpdateRule, t: number, lr: number): Readonly<R
  * const r = withOptimizer(trainProgram, { optimizer: { kind: 'sgd', lr: 0.1, momentum: 0.9, nesterov: true } });
  * if (E.isRight(r)) r.right.layout.state.map((s) => s.path); // ['__optimizer__/momentum_buffer/fc/weight', …]
  */
+// Longer than 80 lines: one linear pass appending buffers and dispatches in program order (scalars, norm, updates,
+// backups); its parts share the growing buffer and kernel lists, and read best top to bottom.
 export const withOptimizer = <P extends TrainableProgram>(
   program: P,
   options: OptimizerOptions,
@@ -289,10 +292,10 @@ export const withOptimizer = <P extends TrainableProgram>(
       if (trained.has(q.path)) continue;
       const n = numel(q.shape);
       const backup = newBuffer(n * 4, 'scratch', `backup of ${q.path}`);
-      const save = copyKernel({ label: `back up ${q.path}`, n, unlessFinite: false });
+      const save = copyKernel(`back up ${q.path}`, n);
       dispatch(save, [q.buffer, backup]);
       prologue.push(dispatches.pop()!);
-      dispatch(copyKernel({ label: `restore ${q.path} after a non-finite loss`, n, unlessFinite: true }), [backup, q.buffer, program.loss]);
+      dispatch(copyKernel(`restore ${q.path} after a non-finite loss`, n, { unlessFinite: true }), [backup, q.buffer, program.loss]);
     }
   }
   const layout: OptimizerLayout = { resolved: resolved.right, hyper, state, ...(clip === undefined ? {} : { clip }) };

@@ -225,11 +225,32 @@ export const resolveArchitecture = (space: SearchSpace, json: unknown): E.Either
       errors.push({ tag: 'MissingKey', key: d.key, message: `missing key '${d.key}'; expected ${expectation(d)}` });
       continue;
     }
-    const r = resolveValue(d, json[d.key]);
+    const r = d.kind === 'layer' && d.values !== undefined ? resolveByValue(d, d.values, json[d.key]) : resolveValue(d, json[d.key]);
     if (E.isLeft(r)) errors.push(...r.left);
     else entries.push([d.key, r.right]);
   }
   return errors.length > 0 ? E.left(errors) : E.right(Object.fromEntries(entries));
+};
+
+/**
+ * A value choice's value: the value itself (NNI 2.x's form: `{"width": 32}`), or one of the layer-choice forms with
+ * the candidate names being the values as text (`"32"`, `["32"]`). A number is always a value, never an index.
+ */
+const resolveByValue = (d: Decision, values: readonly (number | string | boolean)[], u: unknown): E.Either<readonly ArchError[], readonly number[]> => {
+  const at = values.findIndex((v) => v === u);
+  if (at >= 0) return E.right([at]);
+  if (typeof u === 'number' || typeof u === 'boolean') {
+    return E.left([
+      {
+        tag: 'UnknownName',
+        key: d.key,
+        name: String(u),
+        candidates: d.names,
+        message: `key '${d.key}': ${JSON.stringify(u)} is not one of the value choice's values [${values.map((v) => JSON.stringify(v)).join(', ')}]`,
+      },
+    ]);
+  }
+  return resolveValue(d, u);
 };
 
 /**
@@ -260,6 +281,11 @@ const byCodePoint = (a: string, b: string): number => {
 const sortedDecisions = (space: SearchSpace): readonly Decision[] => [...space.decisions].sort((a, b) => byCodePoint(a.key, b.key));
 
 const exportValue = (d: Decision, chosen: readonly number[]): ExportedValue => {
+  // A value choice is written as its value (NNI 2.x), e.g. "width": 32.
+  if (d.kind === 'layer' && d.values !== undefined && chosen.length === 1) {
+    const v = d.values[chosen[0]!]!;
+    return typeof v === 'boolean' ? String(v) : v;
+  }
   const items = exportsNames(d.names) ? chosen.map((i) => d.names[i] ?? i) : chosen;
   return items.length === 1 ? items[0]! : items;
 };

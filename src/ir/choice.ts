@@ -13,9 +13,10 @@
 import { type Ctx, type Layer, child, enterScope, pathOf } from './ctx.ts';
 import { fail } from './errors.ts';
 import { entries } from './layers.ts';
-import { type Node, mkNode } from './node.ts';
+import { specialiseNode } from './apply.ts';
+import { type Node, mkNode, topoOrder } from './node.ts';
+import { shapeEq } from './shape.ts';
 import type { Reduction } from './ops.ts';
-import { shapeEq, showShape } from './shape.ts';
 
 type Named<T> = readonly T[] | Readonly<Record<string, T>>;
 
@@ -23,32 +24,39 @@ const defaultKey = (ctx: Ctx, kind: string): string => (ctx.path.length > 0 ? pa
 
 export interface LayerChoiceOptions {
   readonly key?: string;
+  /** The value each candidate stands for (set by `valueChoice`-based layers and `repeat`; one per candidate). */
+  readonly values?: readonly (number | string | boolean)[];
 }
+
+/** Whether a layer choice with `key` whose candidates differ in shape is upstream of `x` (within the graph). */
+const shapeVaryingUpstream = (x: Node, key: string): boolean =>
+  topoOrder([x]).some((n) => n.op.kind === 'layerChoice' && n.op.key === key && n.inputs.some((c) => !shapeEq(c.shape, n.inputs[0]!.shape)));
 
 /**
  * NNI's LayerChoice: one of `candidates` (a list, named "0", "1", …, or a record), all applied to the same
- * input and required to agree on output shape. Candidates may contain further choices.
+ * input. Candidates may contain further choices, and may differ in output shape: layers after the choice are
+ * built for the first candidate's shape, each architecture's shapes are inferred by `apply`, and mixed-mode
+ * one-shot algorithms (which sum the candidates) refuse such a choice by key (see `shapeVaryingChoices`).
  */
 export const layerChoice =
   (candidates: Named<Layer>, o: LayerChoiceOptions = {}): Layer =>
   (ctx, x) => {
-    const cands = entries(candidates);
+    const values = o.values;
+    const cands = values !== undefined && Array.isArray(candidates) ? (candidates as readonly Layer[]).map((l, i) => [String(values[i]), l] as const) : entries(candidates);
     const key = o.key ?? defaultKey(ctx, 'layerchoice');
     const node = pathOf(ctx) || key;
     if (cands.length === 0) fail({ tag: 'InvalidAttribute', node, op: 'layerChoice', message: `${node}: layer choice '${key}' has no candidates` });
-    const outs = cands.map(([name, layer]) => layer(child(ctx, name), x));
-    const first = outs[0]!;
-    if (!outs.every((y) => shapeEq(y.shape, first.shape))) {
-      const list = cands.map(([name], i) => ({ name, shape: outs[i]!.shape }));
-      fail({
-        tag: 'CandidateShapes',
-        key,
-        node,
-        candidates: list,
-        message: `${node}: candidates of layer choice '${key}' disagree on output shape: ${list.map((c) => `${c.name} → ${showShape(c.shape)}`).join(', ')}`,
-      });
+    // Candidates may differ in output shape (NNI's classic mode allows it): the choice's node takes the first
+    // candidate's shape, so what follows is built (and sized: a linear layer's inputs) for the first candidate;
+    // `apply` infers every architecture's own shapes, and `fitCheck` finds the ones that do not fit.
+    // A key shared with a shape-varying choice upstream (a value choice of channels used again here): candidate i
+    // is built on the input as it is when that choice takes i, so its parameters get that architecture's sizes.
+    const shared = shapeVaryingUpstream(x, key);
+    const outs = cands.map(([name, layer], i) => layer(child(ctx, name), shared ? specialiseNode(x, { [key]: [i] }) : x));
+    if (o.values !== undefined && o.values.length !== cands.length) {
+      fail({ tag: 'InvalidAttribute', node, op: 'layerChoice', message: `${node}: layer choice '${key}' has ${cands.length} candidates but ${o.values.length} values` });
     }
-    return mkNode({ kind: 'layerChoice', key, names: cands.map(([n]) => n), scope: ctx.scopes }, outs, node);
+    return mkNode({ kind: 'layerChoice', key, names: cands.map(([n]) => n), scope: ctx.scopes, ...(o.values === undefined ? {} : { values: o.values }) }, outs, node);
   };
 
 export interface InputChoiceOptions {

@@ -1,6 +1,22 @@
 /** Costs of a graph that do not depend on a device: multiply-accumulates per sample. */
 import { type Graph, nodes } from './graph.ts';
-import { numel } from './shape.ts';
+import type { Node } from './node.ts';
+import { opDef } from './ops.ts';
+
+/**
+ * Multiply-accumulates per sample of one node, by its op's registered cost (`OP_DEFS[kind].macs`): a
+ * convolution costs, per output value, one MAC per weight of its group; a linear layer `in · out`; pooling,
+ * activations and additions are memory-bound and cost 0.
+ *
+ * @example
+ * nodeMacs(conv); // numel(output) · (Cin / groups) · kh · kw
+ */
+export const nodeMacs = (n: Node): number =>
+  opDef(n.op).macs(
+    n.op,
+    n.shape,
+    n.inputs.map((i) => i.shape),
+  );
 
 /**
  * Multiply-accumulates per sample of the convolutions and linear layers of a graph (the ops that dominate a
@@ -12,13 +28,4 @@ import { numel } from './shape.ts';
  * @example
  * countMacs(fixed); // e.g. 452_000 for a [16, 14, 14] 3x3 convolution over 16 channels, plus the rest
  */
-export const countMacs = (g: Graph): number =>
-  nodes(g).reduce((sum, n) => {
-    const w = n.inputs[1]?.shape;
-    if (w === undefined) return sum;
-    // conv2d weight: [out, cin / groups, kh, kw]; each output value reads one group's cin/groups·kh·kw weights.
-    if (n.op.kind === 'conv2d') return sum + numel(n.shape) * numel(w.slice(1));
-    // linear weight: [out, in].
-    if (n.op.kind === 'linear') return sum + numel(w);
-    return sum;
-  }, 0);
+export const countMacs = (g: Graph): number => nodes(g).reduce((sum, n) => sum + nodeMacs(n), 0);

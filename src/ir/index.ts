@@ -15,3 +15,5 @@ export * from './rng.ts';
 export * from './architecture.ts';
 export * from './serialize.ts';
 export * from './counter-rng.ts';
+export * from './shape-varying.ts';
+export * from './value-choice.ts';

@@ -155,6 +155,30 @@ export const adaptiveAvgPool2d =
   (ctx, x) =>
     op1(ctx, { kind: 'adaptiveAvgPool2d', output: pair(output) }, x);
 
+/** One axis of `slice`: `[start, stop)` taking every `step`-th element; omitted fields: the whole axis, step 1. */
+export interface SliceAxis {
+  readonly start?: number;
+  readonly stop?: number;
+  readonly step?: number;
+}
+
+/**
+ * `x[…]` over the per-sample axes, one `SliceAxis` per axis (missing trailing axes are taken whole): channel and
+ * spatial crops and strided samplings. Its gradient places ∂L/∂y back at the sliced positions.
+ *
+ * @example
+ * slice([{}, { start: 1, step: 2 }, { start: 1, step: 2 }]) // x[:, :, 1::2, 1::2] of a batch: [C, H, W] → [C, H/2, W/2]
+ */
+export const slice =
+  (axes: readonly SliceAxis[]): Layer =>
+  (ctx, x) => {
+    if (axes.length > x.shape.length) {
+      fail({ tag: 'InvalidAttribute', node: pathOf(ctx), op: 'slice', message: `${pathOf(ctx)}: slice has ${axes.length} axes for an input of ${x.shape.length} ([${x.shape.join(', ')}])` });
+    }
+    const all = x.shape.map((d, a) => ({ start: axes[a]?.start ?? 0, stop: axes[a]?.stop ?? d, step: axes[a]?.step ?? 1 }));
+    return op1(ctx, { kind: 'slice', start: all.map((s) => s.start), stop: all.map((s) => s.stop), step: all.map((s) => s.step) }, x);
+  };
+
 export const reshape =
   (shape: Shape): Layer =>
   (ctx, x) =>

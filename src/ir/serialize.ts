@@ -17,7 +17,8 @@ import * as t from 'io-ts';
 import { type IRError, toIRError } from './errors.ts';
 import type { Graph } from './graph.ts';
 import { type Node, mkNode, nodeId, topoOrder } from './node.ts';
-import type { Init, Op, OpKind } from './ops.ts';
+import { byKind, closed, ShapeC } from './codec.ts';
+import { type Op, type OpKind, type OpOf, OP_DEFS } from './ops.ts';
 import { type Shape, shapeEq, showShape } from './shape.ts';
 
 export const GRAPH_FORMAT = 'nasgraph.graph';
@@ -60,157 +61,9 @@ export type DecodeError =
 // ---------------------------------------------------------------------------------------------------------
 // Codecs
 
-const hasOwn = (o: object, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
-
-/**
- * `t.exact(t.type(props))` that also fails on fields it does not know: an op with a misspelt or extra
- * attribute must not be silently read as another op.
- */
-const closed = <P extends t.Props>(name: string, props: P): t.Type<t.TypeOf<t.TypeC<P>>, t.OutputOf<t.TypeC<P>>, unknown> => {
-  const exact = t.exact(t.type(props), name);
-  return new t.Type(
-    name,
-    (u): u is t.TypeOf<t.TypeC<P>> => exact.is(u) && Object.keys(u as object).every((k) => hasOwn(props, k)),
-    (u, c) => {
-      const r = exact.validate(u, c);
-      const extra = t.UnknownRecord.is(u) ? Object.keys(u).filter((k) => !hasOwn(props, k)) : [];
-      if (extra.length === 0) return r;
-      const unexpected: t.ValidationError = {
-        value: u,
-        context: c,
-        message: `unexpected field${extra.length > 1 ? 's' : ''} ${extra.map((k) => JSON.stringify(k)).join(', ')} (expected ${name})`,
-      };
-      return E.left([...(E.isLeft(r) ? r.left : []), unexpected]);
-    },
-    exact.encode,
-  );
-};
-
-/**
- * A union discriminated by `kind`, validated by the one codec its kind names (io-ts's own union would report
- * a failure per member, which buries the one that matters).
- */
-const byKind = <A extends { readonly kind: string }>(
-  name: string,
-  codecs: { readonly [K in A['kind']]: t.Decoder<unknown, Extract<A, { readonly kind: K }>> },
-): t.Type<A, A, unknown> => {
-  const table = codecs as unknown as Readonly<Record<string, t.Decoder<unknown, A>>>;
-  const kinds = Object.keys(table);
-  const pick = (u: unknown): t.Decoder<unknown, A> | undefined =>
-    t.UnknownRecord.is(u) && typeof u['kind'] === 'string' && hasOwn(table, u['kind']) ? table[u['kind']] : undefined;
-  return new t.Type<A, A, unknown>(
-    name,
-    (u): u is A => {
-      const codec = pick(u);
-      return codec !== undefined && E.isRight(codec.decode(u));
-    },
-    (u, c) => {
-      const codec = pick(u);
-      return codec !== undefined ? codec.validate(u, c) : t.failure(u, c, `expected ${name} with "kind" one of ${kinds.join(', ')}`);
-    },
-    t.identity,
-  );
-};
-
-const Pair = t.tuple([t.Int, t.Int], 'Pair');
-const ShapeC = t.readonlyArray(t.Int, 'Shape');
-const Names = t.readonlyArray(t.string, 'string[]');
-
-const InitC = byKind<Init>('Init', {
-  uniform: closed('uniform', { kind: t.literal('uniform'), bound: t.number }),
-  normal: closed('normal', { kind: t.literal('normal'), std: t.number }),
-  ones: closed('ones', { kind: t.literal('ones') }),
-  zeros: closed('zeros', { kind: t.literal('zeros') }),
-});
-
-const ReductionC = t.keyof({ sum: null, mean: null, concat: null, none: null }, 'Reduction');
-
-const bare = <K extends OpKind>(kind: K) => closed(kind, { kind: t.literal(kind) });
-
-/** Every op kind's codec: the mapped type makes a missing kind a compile error. */
-const opCodecs: { readonly [K in OpKind]: t.Decoder<unknown, Extract<Op, { readonly kind: K }>> } = {
-  input: closed('input', { kind: t.literal('input'), name: t.string, shape: ShapeC }),
-  param: closed('param', { kind: t.literal('param'), path: t.string, shape: ShapeC, init: InitC, trainable: t.boolean }),
-  conv2d: closed('conv2d', { kind: t.literal('conv2d'), stride: Pair, padding: Pair, dilation: Pair, groups: t.Int, bias: t.boolean }),
-  linear: closed('linear', { kind: t.literal('linear'), bias: t.boolean }),
-  batchNorm2d: closed('batchNorm2d', { kind: t.literal('batchNorm2d'), eps: t.number, momentum: t.number, affine: t.boolean }),
-  relu: bare('relu'),
-  relu6: bare('relu6'),
-  sigmoid: bare('sigmoid'),
-  tanh: bare('tanh'),
-  gelu: bare('gelu'),
-  identity: bare('identity'),
-  scale: closed('scale', { kind: t.literal('scale'), factor: t.number }),
-  zero: closed('zero', { kind: t.literal('zero'), stride: t.Int }),
-  add: bare('add'),
-  mul: bare('mul'),
-  concat: bare('concat'),
-  maxPool2d: closed('maxPool2d', { kind: t.literal('maxPool2d'), kernel: Pair, stride: Pair, padding: Pair }),
-  avgPool2d: closed('avgPool2d', { kind: t.literal('avgPool2d'), kernel: Pair, stride: Pair, padding: Pair, countIncludePad: t.boolean }),
-  globalAvgPool: bare('globalAvgPool'),
-  adaptiveAvgPool2d: closed('adaptiveAvgPool2d', { kind: t.literal('adaptiveAvgPool2d'), output: Pair }),
-  flatten: bare('flatten'),
-  reshape: closed('reshape', { kind: t.literal('reshape'), shape: ShapeC }),
-  dropout: closed('dropout', { kind: t.literal('dropout'), p: t.number, channelwise: t.boolean, site: t.string }),
-  softmax: bare('softmax'),
-  logSoftmax: bare('logSoftmax'),
-  layerChoice: closed('layerChoice', { kind: t.literal('layerChoice'), key: t.string, names: Names, scope: Names }),
-  inputChoice: closed('inputChoice', {
-    kind: t.literal('inputChoice'),
-    key: t.string,
-    names: Names,
-    nChosen: t.union([t.Int, t.null], 'Int | null'),
-    reduction: ReductionC,
-    scope: Names,
-    position: t.Int,
-  }),
-  absent: closed('absent', { kind: t.literal('absent'), key: t.string, shape: ShapeC }),
-  // Training and gradient ops (made by trainingGraph, mixGraph and grad).
-  fill: closed('fill', { kind: t.literal('fill'), value: t.number, shape: ShapeC }),
-  choiceWeights: closed('choiceWeights', { kind: t.literal('choiceWeights'), key: t.string, n: t.Int }),
-  weightedSum: bare('weightedSum'),
-  weightedScale: closed('weightedScale', { kind: t.literal('weightedScale'), index: t.Int }),
-  weightedSumGrad: bare('weightedSumGrad'),
-  batchNorm2dTrain: closed('batchNorm2dTrain', { kind: t.literal('batchNorm2dTrain'), eps: t.number, momentum: t.number, affine: t.boolean }),
-  batchNorm2dGradInput: closed('batchNorm2dGradInput', { kind: t.literal('batchNorm2dGradInput'), eps: t.number, affine: t.boolean }),
-  batchNorm2dGradWeight: closed('batchNorm2dGradWeight', { kind: t.literal('batchNorm2dGradWeight'), eps: t.number }),
-  sumBatch: closed('sumBatch', { kind: t.literal('sumBatch'), spatial: t.boolean }),
-  conv2dGradInput: closed('conv2dGradInput', {
-    kind: t.literal('conv2dGradInput'),
-    stride: Pair,
-    padding: Pair,
-    dilation: Pair,
-    groups: t.Int,
-    inputShape: ShapeC,
-  }),
-  conv2dGradWeight: closed('conv2dGradWeight', {
-    kind: t.literal('conv2dGradWeight'),
-    stride: Pair,
-    padding: Pair,
-    dilation: Pair,
-    groups: t.Int,
-    weightShape: ShapeC,
-  }),
-  linearGradInput: bare('linearGradInput'),
-  linearGradWeight: bare('linearGradWeight'),
-  dropoutTrain: closed('dropoutTrain', { kind: t.literal('dropoutTrain'), p: t.number, channelwise: t.boolean, site: t.string }),
-  activationGrad: closed('activationGrad', { kind: t.literal('activationGrad'), fn: t.keyof({ relu: null, relu6: null, sigmoid: null, tanh: null, gelu: null }) }),
-  maxPool2dGrad: closed('maxPool2dGrad', { kind: t.literal('maxPool2dGrad'), kernel: Pair, stride: Pair, padding: Pair }),
-  avgPool2dGrad: closed('avgPool2dGrad', {
-    kind: t.literal('avgPool2dGrad'),
-    kernel: Pair,
-    stride: Pair,
-    padding: Pair,
-    countIncludePad: t.boolean,
-    inputShape: ShapeC,
-  }),
-  adaptiveAvgPool2dGrad: closed('adaptiveAvgPool2dGrad', { kind: t.literal('adaptiveAvgPool2dGrad'), inputShape: ShapeC }),
-  globalAvgPoolGrad: closed('globalAvgPoolGrad', { kind: t.literal('globalAvgPoolGrad'), inputShape: ShapeC }),
-  sliceChannels: closed('sliceChannels', { kind: t.literal('sliceChannels'), start: t.Int, count: t.Int }),
-  softmaxGrad: bare('softmaxGrad'),
-  logSoftmaxGrad: bare('logSoftmaxGrad'),
-  crossEntropy: closed('crossEntropy', { kind: t.literal('crossEntropy'), labelSmoothing: t.number }),
-  crossEntropyGrad: closed('crossEntropyGrad', { kind: t.literal('crossEntropyGrad'), labelSmoothing: t.number }),
+/** Every op kind's codec, from its definition (ops.ts): the registry's type makes a missing kind a compile error. */
+const opCodecs = Object.fromEntries(Object.entries(OP_DEFS).map(([kind, def]) => [kind, def.codec])) as {
+  readonly [K in OpKind]: t.Decoder<unknown, OpOf<K>>;
 };
 
 /** The codec of an op: its attributes' types are checked here, their values (ranges, arities) by `mkNode`. */
@@ -296,6 +149,8 @@ export const encodeGraph = (g: Graph): GraphJson => ({
  * @example
  * const g = decodeGraph(JSON.parse(text)); // Either<readonly DecodeError[], Graph>
  */
+// Longer than 80 lines: one pass over the nodes that collects every error (format, references, ids, shapes) with
+// the node's position; splitting it would thread the same four maps through each part.
 export const decodeGraph = (json: unknown): E.Either<readonly DecodeError[], Graph> => {
   const envelope = Envelope.decode(json);
   const headerOk = t.UnknownRecord.is(json) && json['format'] === GRAPH_FORMAT && json['version'] === GRAPH_VERSION;

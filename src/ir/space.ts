@@ -10,6 +10,7 @@
  */
 import { type Graph, choiceNodes } from './graph.ts';
 import type { Reduction } from './ops.ts';
+import { type Shape, shapeEq } from './shape.ts';
 
 export type Decision =
   | {
@@ -19,6 +20,13 @@ export type Decision =
       readonly scope: readonly string[];
       /** Module paths of every choice node that takes this decision (more than one for shared keys). */
       readonly sites: readonly string[];
+      /**
+       * Present only when the candidates differ in output shape (as built in the supernet): each candidate's
+       * shape. Classic and sampled one-shot search handle such a key; mixed-mode algorithms refuse it.
+       */
+      readonly candidateShapes?: readonly Shape[];
+      /** Present for a `valueChoice`/`repeat` decision: the value of each candidate (ss_gen writes a `choice`). */
+      readonly values?: readonly (number | string | boolean)[];
     }
   | {
       readonly kind: 'input';
@@ -58,10 +66,20 @@ export const searchSpace = (g: Graph): SearchSpace => {
       continue;
     }
     const op = n.op;
+    const shapes = n.inputs.map((x) => x.shape);
+    const varies = !shapes.every((s) => shapeEq(s, shapes[0]!));
     byKey.set(
       op.key,
       op.kind === 'layerChoice'
-        ? { kind: 'layer', key: op.key, names: op.names, scope: op.scope, sites: [n.name] }
+        ? {
+            kind: 'layer',
+            key: op.key,
+            names: op.names,
+            scope: op.scope,
+            sites: [n.name],
+            ...(varies ? { candidateShapes: shapes } : {}),
+            ...(op.values === undefined ? {} : { values: op.values }),
+          }
         : { kind: 'input', key: op.key, names: op.names, nChosen: op.nChosen, reduction: op.reduction, scope: op.scope, sites: [n.name] },
     );
   }
@@ -71,15 +89,22 @@ export const searchSpace = (g: Graph): SearchSpace => {
 
 export type SsGenEntry =
   | { readonly _type: 'layer_choice'; readonly _value: readonly string[] }
+  /** A value choice (NNI's HPO format, as NNI 2.x writes `ValueChoice`). */
+  | { readonly _type: 'choice'; readonly _value: readonly (number | string | boolean)[] }
   | { readonly _type: 'input_choice'; readonly _value: { readonly candidates: readonly string[]; readonly n_chosen: number | null } };
 
-/** NNI's `nnictl ss_gen` format, keys sorted; scopes are omitted as in NNI. */
+/**
+ * NNI's `nnictl ss_gen` format, keys sorted; scopes are omitted as in NNI. A value choice (`valueChoice`, `repeat`)
+ * is written in NNI's HPO form `{"_type": "choice", "_value": [values]}`.
+ */
 export const ssGen = (space: SearchSpace): Readonly<Record<string, SsGenEntry>> => {
   const out: Record<string, SsGenEntry> = {};
   for (const d of [...space.decisions].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))) {
     out[d.key] =
       d.kind === 'layer'
-        ? { _type: 'layer_choice', _value: d.names }
+        ? d.values !== undefined
+          ? { _type: 'choice', _value: d.values }
+          : { _type: 'layer_choice', _value: d.names }
         : { _type: 'input_choice', _value: { candidates: d.names, n_chosen: d.nChosen } };
   }
   return out;

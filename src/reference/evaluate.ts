@@ -8,8 +8,9 @@
  * weighted sums) it is repeated for every sample. Parameters come from a store by path (float32, or float64 for
  * finite differences). Evaluation is lazy: only what the outputs need under the choice semantics is computed (an
  * unchosen candidate, or one of weight 0 — in a choice node or in a `weightedSum` over `choiceWeights` — is never
- * evaluated, nor are its parameters required). Op semantics are PyTorch's; see the reference-*.ts kernels,
- * reference-choice.ts for choices and reference-training.ts for the training and gradient ops. NaN propagates
+ * evaluated, nor are its parameters required). Op semantics are PyTorch's: each op's rule is in the table of
+ * ops.ts (over the kernels of dense.ts, pool.ts, norm.ts, pointwise.ts and grad-*.ts); choice.ts holds the choice
+ * semantics. NaN propagates
  * through every op except `zero` (a constant).
  *
  * Training: graphs from `trainingGraph` say "train" with explicit ops (batchNorm2dTrain, dropoutTrain), so they
@@ -28,11 +29,8 @@ import { numel, showShape } from '../ir/shape.ts';
 import type { ParamStore } from '../runtime/params.ts';
 import { type ChoiceSemantics, type Resolved, resolveChoice, weightedSum } from './choice.ts';
 import { NodeFailure, type RefError } from './errors.ts';
-import { evalTrainingOp, tile } from './training.ts';
-import { conv2dRef, linearRef } from './dense.ts';
-import { batchNorm2dEvalRef, batchNorm2dTrainRef, dropoutRef, softmaxRef } from './norm.ts';
-import { addRef, concatRef, mapRef, mulRef, unaryFn, zeroRef } from './pointwise.ts';
-import { adaptiveAvgPool2dRef, avgPool2dRef, globalAvgPoolRef, maxPool2dRef } from './pool.ts';
+import { type RefEnv, type RefValue, isAbsent, refRule, tile } from './ops.ts';
+import { concatRef, zeroRef } from './pointwise.ts';
 
 export type { ChoiceSemantics } from './choice.ts';
 export type { RefError } from './errors.ts';
@@ -70,12 +68,7 @@ export interface Evaluation {
   readonly updatedStats?: ParamStore;
 }
 
-/** The value of a node whose input choice chose nothing. */
-interface Absent {
-  readonly absent: string; // the key
-}
-type Value = Float64Array | Absent;
-const isAbsent = (v: Value): v is Absent => !(v instanceof Float64Array);
+type Value = RefValue;
 
 /** What the outputs need: the nodes to evaluate, and each choice node's resolution. Collects all errors. */
 const demand = (g: Graph, o: EvaluateOptions, errors: RefError[]): { needed: Set<string>; resolved: Map<string, Resolved> } => {
@@ -178,49 +171,41 @@ const checkInputs = (g: Graph, o: EvaluateOptions, errors: RefError[]): void => 
   }
 };
 
-/**
- * Evaluates `graph`'s outputs. Errors (all collected): a bad batch, missing/unexpected/mis-sized inputs, missing
- * or mis-sized parameters (named by path), missing or invalid choices (named by key), an absent value flowing
- * into an op other than add, BatchNorm training on a single value per channel.
- */
-export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly RefError[], Evaluation> => {
-  const errors: RefError[] = [];
-  checkInputs(graph, o, errors);
-  if (errors.some((e) => e.tag === 'BadBatch')) return E.left(errors);
-  const { needed, resolved } = demand(graph, o, errors);
-  if (errors.length > 0) return E.left(errors);
+/** The values computed so far, and how a node reads its inputs from them (parameters from the store). */
+class Values {
+  readonly values = new Map<string, Value>();
+  readonly stats = new Map<string, Float32Array>();
+  /** Whether a BatchNorm trained (set with its statistics): then updatedStats is reported whatever the mode. */
+  trained = false;
+  readonly #paramValues = new Map<string, Float64Array>();
 
-  const batch = o.batch;
-  const values = new Map<string, Value>();
-  const failed = new Set<string>();
-  const stats = new Map<string, Float32Array>();
-  let trained = false; // whether a batchNorm2dTrain ran: then updatedStats is reported whatever the mode
-  const paramValues = new Map<string, Float64Array>();
+  constructor(readonly o: EvaluateOptions) {}
+
+  rowsOf(n: Node): number {
+    return n.batched ? this.o.batch : 1;
+  }
+
   /** A parameter read as a value (an unbatched input of an elementwise or gradient op). */
-  const paramValue = (path: string): Float64Array => {
-    const seen = paramValues.get(path);
+  paramValue(path: string): Float64Array {
+    const seen = this.#paramValues.get(path);
     if (seen !== undefined) return seen;
-    const v = Float64Array.from(o.params.get(path)!);
-    paramValues.set(path, v);
+    const v = Float64Array.from(this.o.params.get(path)!);
+    this.#paramValues.set(path, v);
     return v;
-  };
-  const rowsOf = (n: Node): number => (n.batched ? batch : 1);
-  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
-  const operand = (n: Node, user: Node): Float64Array => {
-    const v = act(n, user);
-    return user.batched && !n.batched ? tile(v, batch) : v;
-  };
+  }
 
-  const param = (n: Node, user: Node): ArrayLike<number> => {
+  /** The weights `user` reads from parameter `n` (a NodeFailure when `n` is computed). */
+  param(n: Node, user: Node): ArrayLike<number> {
     if (n.op.kind !== 'param') {
       throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} reads its weights from ${n.name} (${n.op.kind}), which is not a parameter` });
     }
-    return o.params.get(n.op.path)!;
-  };
-  const optParam = (n: Node | undefined, user: Node): ArrayLike<number> | undefined => (n === undefined ? undefined : param(n, user));
-  const act = (n: Node, user: Node): Float64Array => {
-    if (n.op.kind === 'param') return paramValue(n.op.path);
-    const v = values.get(n.id);
+    return this.o.params.get(n.op.path)!;
+  }
+
+  /** The value of `n` as an input of `user`; an absent value is a NodeFailure (only add accepts one). */
+  act(n: Node, user: Node): Float64Array {
+    if (n.op.kind === 'param') return this.paramValue(n.op.path);
+    const v = this.values.get(n.id);
     if (v === undefined) {
       throw new NodeFailure({ tag: 'NotAParameter', node: user.name, message: `${user.name}: ${user.op.kind} takes a parameter (${n.name}) as an activation` });
     }
@@ -233,131 +218,97 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       });
     }
     return v;
-  };
+  }
 
-  const evalNode = (n: Node): Value => {
-    const op = n.op;
-    const x0 = (): Float64Array => act(n.inputs[0]!, n);
-    const s0 = n.inputs[0]?.shape ?? [];
-    switch (op.kind) {
-      case 'input': {
-        return Float64Array.from(o.inputs[op.name]!); // a copy: the caller may reuse its array
-      }
-      case 'param':
-        throw new Error('parameters are read by their users, never evaluated');
-      case 'conv2d':
-        return conv2dRef(x0(), batch, s0, param(n.inputs[1]!, n), n.inputs[1]!.shape, optParam(n.inputs[2], n), op).out;
-      case 'linear':
-        return linearRef(x0(), batch, s0[0]!, param(n.inputs[1]!, n), n.shape[0]!, optParam(n.inputs[2], n));
-      case 'batchNorm2d': {
-        const p = {
-          runningMean: param(n.inputs[1]!, n),
-          runningVar: param(n.inputs[2]!, n),
-          eps: op.eps,
-          ...(op.affine ? { weight: param(n.inputs[3]!, n), bias: param(n.inputs[4]!, n) } : {}),
-        };
-        if (o.mode !== 'train') return batchNorm2dEvalRef(x0(), batch, s0, p);
-        if (batch * numel(s0.slice(1)) < 2) {
-          throw new NodeFailure({ tag: 'BatchNormSingleValue', node: n.name, message: `${n.name}: batchNorm2d in training needs more than one value per channel (batch ${batch} × ${s0.slice(1).join('×')})` });
-        }
-        const r = batchNorm2dTrainRef(x0(), batch, s0, { ...p, momentum: op.momentum });
-        const [rm, rv] = [n.inputs[1]!.op, n.inputs[2]!.op];
-        if (rm.kind === 'param') stats.set(rm.path, Float32Array.from(r.runningMean));
-        if (rv.kind === 'param') stats.set(rv.path, Float32Array.from(r.runningVar));
-        return r.out;
-      }
-      case 'relu':
-      case 'relu6':
-      case 'sigmoid':
-      case 'tanh':
-      case 'gelu':
-        return mapRef(x0(), unaryFn(op.kind));
-      case 'identity':
-      case 'flatten':
-      case 'reshape':
-        return x0(); // same data, new shape: values are immutable, so sharing the array is safe
-      case 'scale':
-        return mapRef(x0(), (v) => v * op.factor);
-      case 'zero':
-        return zeroRef(rowsOf(n), n.shape);
-      case 'add': {
-        // Absent inputs are left out; when all are absent, so is the sum.
-        const vs = n.inputs.map((i) => {
-          const v = values.get(i.id);
-          return v !== undefined && isAbsent(v) ? v : operand(i, n);
-        });
-        const present = vs.filter((v): v is Float64Array => !isAbsent(v));
-        return present.length === 0 ? vs[0]! : addRef(present);
-      }
-      case 'mul':
-        return mulRef(operand(n.inputs[0]!, n), operand(n.inputs[1]!, n));
-      case 'concat':
-        return concatRef(n.inputs.map((i) => ({ data: operand(i, n), shape: i.shape })), rowsOf(n));
-      case 'maxPool2d':
-        return maxPool2dRef(x0(), batch, s0, op).out;
-      case 'avgPool2d':
-        return avgPool2dRef(x0(), batch, s0, op).out;
-      case 'globalAvgPool':
-        return globalAvgPoolRef(x0(), batch, s0);
-      case 'adaptiveAvgPool2d':
-        return adaptiveAvgPool2dRef(x0(), batch, s0, op.output).out;
-      case 'dropout':
-        return o.mode !== 'train' || op.p === 0 ? x0() : dropoutRef(x0(), batch, s0, { p: op.p, channelwise: op.channelwise, site: op.site, seed: o.seed ?? 0 });
-      case 'softmax':
-      case 'logSoftmax':
-        return softmaxRef(x0(), rowsOf(n), s0, op.kind === 'logSoftmax');
-      case 'layerChoice':
-      case 'inputChoice':
-        return evalChoice(n, resolved.get(n.id)!);
-      case 'absent':
-        return { absent: op.key };
-      default:
-        if (op.kind === 'batchNorm2dTrain') trained = true;
-        return evalTrainingOp(n, op, {
-          batch,
-          seed: o.seed ?? 0,
-          input: (i) => act(n.inputs[i]!, n),
-          computed: (i) => {
-            const v = values.get(n.inputs[i]!.id);
-            return v === undefined || isAbsent(v) ? undefined : v;
-          },
-          weight: (i) => param(n.inputs[i]!, n),
-          choiceWeights: (key) => o.choiceWeights![key]!,
-          setStat: (path, v) => stats.set(path, Float32Array.from(v)),
-        });
-    }
-  };
+  /** The value of `n` as `user` consumes it: repeated per sample when `user` is batched and `n` is not. */
+  operand(n: Node, user: Node): Float64Array {
+    const v = this.act(n, user);
+    return user.batched && !n.batched ? tile(v, this.o.batch) : v;
+  }
+}
 
-  /** A choice node under its resolution: see reference-choice.ts for the semantics. */
-  const mixing = o.choices?.kind === 'mix';
-  const evalChoice = (n: Node, r: Resolved): Value => {
-    const op = n.op;
-    if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('not a choice');
-    const terms = r.indices.map((i, j) => ({ v: values.get(n.inputs[i]!.id)!, w: r.weights[j]! }));
-    const scaled = (t: { readonly v: Value; readonly w: number }): Value => (isAbsent(t.v) || t.w === 1 ? t.v : t.v.map((x) => x * t.w));
-    if (op.kind === 'inputChoice' && op.reduction === 'none') {
-      // The input at this node's position among the chosen ones (absent passes through, as apply).
-      const t = terms[op.position];
-      if (t === undefined || isAbsent(t.v)) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
-      return scaled(t);
-    }
-    // One chosen input: the input itself (absent included), as apply.
-    if (terms.length === 1 && !(mixing && isAbsent(terms[0]!.v))) return scaled(terms[0]!);
-    if (op.kind === 'inputChoice' && op.reduction === 'concat') {
-      // act() rejects an absent input: concatenation needs every chosen value.
-      const xs = terms.map((t, j) => ({ x: act(n.inputs[r.indices[j]!]!, n), w: t.w }));
-      return concatRef(xs.map(({ x, w }) => ({ data: w === 1 ? x : x.map((v) => v * w), shape: n.inputs[0]!.shape })), batch);
-    }
-    const present = terms.flatMap((t) => (isAbsent(t.v) ? [] : [{ x: t.v, w: t.w }]));
-    if (present.length === 0) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
-    const sum = weightedSum(present);
-    if (op.kind === 'inputChoice' && op.reduction === 'mean') {
-      const factor = 1 / terms.reduce((s, t) => s + t.w, 0);
-      return sum.map((v) => v * factor);
-    }
-    return sum;
-  };
+/** A choice node under its resolution: see choice.ts for the semantics. */
+const evalChoice = (vs: Values, n: Node, r: Resolved): Value => {
+  const op = n.op;
+  if (op.kind !== 'layerChoice' && op.kind !== 'inputChoice') throw new Error('not a choice');
+  const batch = vs.o.batch;
+  const mixing = vs.o.choices?.kind === 'mix';
+  const terms = r.indices.map((i, j) => ({ v: vs.values.get(n.inputs[i]!.id)!, w: r.weights[j]! }));
+  const scaled = (t: { readonly v: Value; readonly w: number }): Value => (isAbsent(t.v) || t.w === 1 ? t.v : t.v.map((x) => x * t.w));
+  if (op.kind === 'inputChoice' && op.reduction === 'none') {
+    // The input at this node's position among the chosen ones (absent passes through, as apply).
+    const t = terms[op.position];
+    if (t === undefined || isAbsent(t.v)) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+    return scaled(t);
+  }
+  // One chosen input: the input itself (absent included), as apply.
+  if (terms.length === 1 && !(mixing && isAbsent(terms[0]!.v))) return scaled(terms[0]!);
+  if (op.kind === 'inputChoice' && op.reduction === 'concat') {
+    // act() rejects an absent input: concatenation needs every chosen value.
+    const xs = terms.map((t, j) => ({ x: vs.act(n.inputs[r.indices[j]!]!, n), w: t.w }));
+    return concatRef(xs.map(({ x, w }) => ({ data: w === 1 ? x : x.map((v) => v * w), shape: n.inputs[0]!.shape })), batch);
+  }
+  const present = terms.flatMap((t) => (isAbsent(t.v) ? [] : [{ x: t.v, w: t.w }]));
+  if (present.length === 0) return mixing ? zeroRef(batch, n.shape) : { absent: op.key };
+  const sum = weightedSum(present);
+  if (op.kind === 'inputChoice' && op.reduction === 'mean') {
+    const factor = 1 / terms.reduce((s, t) => s + t.w, 0);
+    return sum.map((v) => v * factor);
+  }
+  return sum;
+};
 
+/** The value of node `n` by its op's reference rule (reference/ops.ts), its inputs read from `vs`. */
+const evalNode = (vs: Values, n: Node, resolved: ReadonlyMap<string, Resolved>): Value => {
+  const o = vs.o;
+  const env: RefEnv = {
+    batch: o.batch,
+    mode: o.mode ?? 'eval',
+    seed: o.seed ?? 0,
+    graphInput: (name) => o.inputs[name]!,
+    input: (i) => vs.act(n.inputs[i]!, n),
+    operand: (i) => vs.operand(n.inputs[i]!, n),
+    stored: (i) => vs.values.get(n.inputs[i]!.id),
+    rows: (i) => vs.rowsOf(n.inputs[i]!),
+    weight: (i) => vs.param(n.inputs[i]!, n),
+    choice: () => evalChoice(vs, n, resolved.get(n.id)!),
+    choiceWeights: (key) => o.choiceWeights![key]!,
+    setStat: (path, v) => {
+      vs.trained = true;
+      vs.stats.set(path, Float32Array.from(v));
+    },
+  };
+  return refRule(n.op)(n.op, n, env);
+};
+
+/** The graph's outputs (an absent one is an error), or every error found. */
+const collectOutputs = (graph: Graph, vs: Values, errors: RefError[]): E.Either<readonly RefError[], Evaluation> => {
+  const outputs: Float64Array[] = [];
+  graph.outputs.forEach((n, i) => {
+    const v = n.op.kind === 'param' ? vs.paramValue(n.op.path) : vs.values.get(n.id);
+    if (v === undefined) return; // failed: already reported
+    if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
+    else outputs.push(v);
+  });
+  if (errors.length > 0) return E.left(errors);
+  const present = new Map<string, Float64Array>();
+  for (const [id, v] of vs.values) if (!isAbsent(v)) present.set(id, v);
+  return E.right({ outputs, values: present, ...(vs.o.mode === 'train' || vs.trained ? { updatedStats: vs.stats } : {}) });
+};
+
+/**
+ * Evaluates `graph`'s outputs. Errors (all collected): a bad batch, missing/unexpected/mis-sized inputs, missing
+ * or mis-sized parameters (named by path), missing or invalid choices (named by key), an absent value flowing
+ * into an op other than add, BatchNorm training on a single value per channel.
+ */
+export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly RefError[], Evaluation> => {
+  const errors: RefError[] = [];
+  checkInputs(graph, o, errors);
+  if (errors.some((e) => e.tag === 'BadBatch')) return E.left(errors);
+  const { needed, resolved } = demand(graph, o, errors);
+  if (errors.length > 0) return E.left(errors);
+  const vs = new Values(o);
+  const failed = new Set<string>();
   for (const n of topoOrder(graph.outputs)) {
     if (!needed.has(n.id) || n.op.kind === 'param') continue;
     if (n.inputs.some((i) => failed.has(i.id))) {
@@ -365,23 +316,12 @@ export const evaluate = (graph: Graph, o: EvaluateOptions): E.Either<readonly Re
       continue;
     }
     try {
-      values.set(n.id, evalNode(n));
+      vs.values.set(n.id, evalNode(vs, n, resolved));
     } catch (e) {
       if (!(e instanceof NodeFailure)) throw e;
       errors.push(e.error);
       failed.add(n.id);
     }
   }
-
-  const outputs: Float64Array[] = [];
-  graph.outputs.forEach((n, i) => {
-    const v = n.op.kind === 'param' ? paramValue(n.op.path) : values.get(n.id);
-    if (v === undefined) return; // failed: already reported
-    if (isAbsent(v)) errors.push({ tag: 'AbsentValue', key: v.absent, consumer: `output ${i}`, message: `input choice '${v.absent}' chose nothing, and its value is the model's output ${i}` });
-    else outputs.push(v);
-  });
-  if (errors.length > 0) return E.left(errors);
-  const present = new Map<string, Float64Array>();
-  for (const [id, v] of values) if (!isAbsent(v)) present.set(id, v);
-  return E.right({ outputs, values: present, ...(o.mode === 'train' || trained ? { updatedStats: stats } : {}) });
+  return collectOutputs(graph, vs, errors);
 };

@@ -100,14 +100,17 @@ describe('nasgraph space', () => {
     expect(r.stderr).toContain("'layer' must be a layer");
   });
 
-  it("exits 1 with the build error of the guide's literal MNIST space", async () => {
+  it("lists the guide's literal MNIST space (its conv1 candidates differ in shape); check names the architecture that does not fit", async () => {
     const f = tmp.file('seed.ts', `export { mnistSeedVersion as default } from ${JSON.stringify(`${process.cwd()}/examples/mnist.ts`)};\n`);
     const r = await nasgraph('space', f);
-    expect(r.code).toBe(1);
-    expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toContain('conv1');
-    expect(r.stderr).toContain('conv5x5 → [32, 8, 8]');
-    expect(r.stderr).toContain('[32, 26, 26]');
+    expect(r.code).toBe(0);
+    expect(lines(r.stdout).at(-1)).toBe('2 decisions, 4 architectures');
+    const arch = tmp.file('conv5x5.json', JSON.stringify({ conv1: 'conv5x5', skipcon: [] }));
+    const c = await nasgraph('check', f, arch);
+    expect(c.code).toBe(1);
+    expect(lines(c.stderr)).toHaveLength(1);
+    expect(c.stderr).toContain('conv1 = conv5x5 → [32, 8, 8]');
+    expect(c.stderr).toContain('fc1: linear expects 9216 input features, got 576');
   });
 
   it('lists every build error, one per line', async () => {

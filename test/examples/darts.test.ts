@@ -1,13 +1,22 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
-import { DARTS_OPS, oddPick } from '../../examples/darts-ops.ts';
+import { DARTS_OPS, factorizedReduce, oddPick } from '../../examples/darts-ops.ts';
 import darts, { dartsSpace, reductionCells } from '../../examples/darts.ts';
 import {
   type Architecture,
   type Decision,
   type Graph,
+  type Layer,
   type Node,
+  add,
   apply,
+  avgPool2d,
+  batchNorm2d,
+  concat,
+  conv2d,
+  relu,
+  scale,
+  seedRng,
   binomial,
   buildModel,
   resolveArchitecture,
@@ -16,8 +25,9 @@ import {
   nodes,
   searchSpace,
 } from '../../src/ir/index.ts';
+import { initParams, paramShapes } from '../../src/runtime/params.ts';
+import { evaluate } from '../../src/reference/evaluate.ts';
 import { build, fixedParams } from './helpers.ts';
-import { paramShapes } from '../../src/runtime/params.ts';
 
 const OPS = ['max_pool_3x3', 'avg_pool_3x3', 'skip_connect', 'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5', 'none'];
 
@@ -201,7 +211,8 @@ describe('DARTS fixed architectures: parameter counts by hand', () => {
 });
 
 describe('oddPick (the shifted branch of FactorizedReduce)', () => {
-  // A float64 evaluator for the four ops oddPick uses, so the identity is checked without the runtime.
+  // A float64 evaluator for the ops oddPick uses (a slice; before, four average pools), so the identity is checked
+  // without the runtime.
   const evaluate = (root: Node, x: Float64Array): Float64Array => {
     const memo = new Map<string, Float64Array>();
     const ev = (n: Node): Float64Array => {
@@ -228,6 +239,17 @@ describe('oddPick (the shifted branch of FactorizedReduce)', () => {
                 for (let b = 0; b < op.kernel[1]; b++) s += src[(ch * h + i * op.stride[0] + a) * w + j * op.stride[1] + b]!;
               out[(ch * oh + i) * ow + j] = s / (op.kernel[0] * op.kernel[1]);
             }
+      } else if (op.kind === 'slice') {
+        const [c, h, w] = n.inputs[0]!.shape as [number, number, number];
+        const [oc, oh, ow] = n.shape as [number, number, number];
+        const src = ev(n.inputs[0]!);
+        out = new Float64Array(oc * oh * ow);
+        for (let ch = 0; ch < oc; ch++)
+          for (let i = 0; i < oh; i++)
+            for (let j = 0; j < ow; j++) {
+              out[(ch * oh + i) * ow + j] = src[((op.start[0]! + ch * op.step[0]!) * h + op.start[1]! + i * op.step[1]!) * w + op.start[2]! + j * op.step[2]!]!;
+            }
+        void c;
       } else throw new Error(`unexpected op ${op.kind}`);
       memo.set(n.id, out);
       return out;
@@ -285,5 +307,44 @@ describe('NNI DARTS export files', () => {
     const fixed = apply(space.graph, arch.right);
     expect(E.isLeft(fixed)).toBe(true);
     if (E.isLeft(fixed)) expect(fixed.left.map((e) => e.message).join('\n')).toMatch(new RegExp(`layer choice '${d.names[d.names.length - 1]}' chose no candidate`));
+  });
+});
+
+describe('FactorizedReduce with slice: outputs unchanged', () => {
+  // The four-pool formula the slice replaced (d = 4P − 2R − 2C + A on every 2x2 block), kept here as the oracle.
+  const fourPools: Layer = (ctx, x) => {
+    const p = ctx.call('avg2x2', avgPool2d({ kernel: 2, stride: 2 }), x);
+    const r = ctx.call('avg1x2', avgPool2d({ kernel: [1, 2], stride: 2 }), x);
+    const c = ctx.call('avg2x1', avgPool2d({ kernel: [2, 1], stride: 2 }), x);
+    const a = ctx.call('pick', avgPool2d({ kernel: 1, stride: 2 }), x);
+    return add(ctx.call('p4', scale(4), p), ctx.call('r2', scale(-2), r), ctx.call('c2', scale(-2), c), a);
+  };
+  const withShift = (shift: Layer): Layer => (ctx, x) => {
+    const h = ctx.call('relu', relu(), x);
+    const y1 = ctx.call('conv1', conv2d({ out: 4, kernel: 1, stride: 2, bias: false }), h);
+    const y2 = ctx.call('conv2', conv2d({ out: 4, kernel: 1, bias: false }), ctx.call('shift', shift, h));
+    return ctx.call('bn', batchNorm2d({ affine: false }), concat([y1, y2]));
+  };
+
+  it('gives the same outputs as the four-pool form, and factorizedReduce the same parameters (float64 reference, 1e-12)', () => {
+    const [c, h, w, batch] = [6, 8, 10, 2];
+    const now = build(defineModel({ name: 'fr', input: [c, h, w], layer: (ctx, x) => factorizedReduce({ out: 8, relu: true })(ctx, x) }));
+    const slicing = build(defineModel({ name: 'fr', input: [c, h, w], layer: withShift(oddPick) }));
+    const before = build(defineModel({ name: 'fr', input: [c, h, w], layer: withShift(fourPools) }));
+    const paths = (g: Graph): string[] => nodes(g).flatMap((n) => (n.op.kind === 'param' ? [`${n.op.path} ${n.shape.join('x')}`] : [])).sort();
+    expect(paths(now)).toEqual(paths(before));
+    expect(graphEq(now, slicing)).toBe(true);
+    const [params] = initParams(before, seedRng(7));
+    const x = Float64Array.from({ length: batch * c * h * w }, (_, i) => Math.sin(i * 0.37) * 2);
+    const run = (g: Graph): Float64Array => {
+      const r = evaluate(g, { batch, inputs: { x }, params });
+      if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('; '));
+      return r.right.outputs[0]!;
+    };
+    const [a, b] = [run(now), run(before)];
+    expect(a.length).toBe(batch * 8 * (h / 2) * (w / 2));
+    let worst = 0;
+    a.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b[i]!))));
+    expect(worst).toBeLessThan(1e-12);
   });
 });

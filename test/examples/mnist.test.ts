@@ -1,7 +1,7 @@
 import * as E from 'fp-ts/lib/Either.js';
 import { describe, expect, it } from 'vitest';
 import mnist, { mnistSeedVersion } from '../../examples/mnist.ts';
-import { apply, buildModel, choiceNodes, graphEq, nodes, searchSpace, ssGen } from '../../src/ir/index.ts';
+import { apply, buildModel, choiceNodes, fitCheck, graphEq, nodes, searchSpace, shapeVaryingChoices, ssGen } from '../../src/ir/index.ts';
 import { build, fixedParams } from './helpers.ts';
 
 describe('examples/mnist', () => {
@@ -61,22 +61,26 @@ describe('examples/mnist', () => {
     expect(adds[0]!.inputs.map((n) => n.name)).toEqual(['conv3', 'conv2']);
   });
 
-  it("refuses the guide's literal conv5x5 (stride 3), naming conv1, the candidate and both shapes", () => {
+  it("builds the guide's literal conv5x5 (stride 3); the fit check and apply name conv1 = conv5x5 and fc1", () => {
     const r = buildModel(mnistSeedVersion);
-    expect(E.isLeft(r)).toBe(true);
-    if (E.isRight(r)) return;
-    expect(r.left).toHaveLength(1);
-    const e = r.left[0]!;
-    expect(e.tag).toBe('CandidateShapes');
-    expect(e.message).toContain('conv1');
-    expect(e.message).toContain('conv5x5 → [32, 8, 8]');
-    expect(e.message).toContain('conv3x3 → [32, 26, 26]');
-    if (e.tag === 'CandidateShapes') {
-      // floor((28 − 5)/3) + 1 = 8; 28 − 3 + 1 = 26.
-      expect(e.candidates).toEqual([
-        { name: 'conv3x3', shape: [32, 26, 26] },
-        { name: 'conv5x5', shape: [32, 8, 8] },
-      ]);
-    }
+    if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('\n'));
+    // floor((28 − 5)/3) + 1 = 8; 28 − 3 + 1 = 26.
+    expect(shapeVaryingChoices(r.right)).toEqual([
+      {
+        key: 'conv1',
+        node: 'conv1',
+        candidates: [
+          { name: 'conv3x3', shape: [32, 26, 26] },
+          { name: 'conv5x5', shape: [32, 8, 8] },
+        ],
+      },
+    ]);
+    // conv5x5: 8 → conv2 6 → conv3 6 → pool 3: 64·3·3 = 576 features, but fc1 was sized for conv3x3's 64·12·12 = 9,216.
+    const want = 'with conv1 = conv5x5 → [32, 8, 8]: fc1: linear expects 9216 input features, got 576 (input shapes [576], [128, 9216], [128])';
+    const fit = fitCheck(r.right);
+    expect(E.isLeft(fit) && fit.left.map((e) => e.message)).toEqual([want]);
+    const bad = apply(r.right, { conv1: [1], skipcon: [] });
+    expect(E.isLeft(bad) && bad.left.map((e) => e.message)).toEqual([want]);
+    expect(E.isRight(apply(r.right, { conv1: [0], skipcon: [0] }))).toBe(true);
   });
 });

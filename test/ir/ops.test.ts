@@ -347,6 +347,16 @@ const errorCases: readonly ErrorCase[] = [
   },
   { what: 'adaptive pool gradient with other channels', op: { kind: 'adaptiveAvgPool2dGrad', inputShape: [3, 4, 4] }, shapes: [[2, 2, 2]], tag: 'ShapeMismatch', says: ['[3, 4, 4]'] },
   { what: 'global pool gradient with other channels', op: { kind: 'globalAvgPoolGrad', inputShape: [3, 4, 4] }, shapes: [[4]], tag: 'ShapeMismatch', says: ['[3, 4, 4]'] },
+  { what: 'slice past the end of an axis', op: { kind: 'slice', start: [0, 1], stop: [2, 5], step: [1, 1] }, shapes: [[3, 4]], tag: 'ShapeMismatch', says: ['axis 1', '1:5'] },
+  { what: 'slice with a bound per axis missing', op: { kind: 'slice', start: [0], stop: [2], step: [1] }, shapes: [[3, 4]], tag: 'ShapeMismatch', says: ['each of the 2 axes'] },
+  { what: 'slice with step 0', op: { kind: 'slice', start: [0], stop: [2], step: [0] }, shapes: [[3]], tag: 'InvalidAttribute', says: ['steps ≥ 1'] },
+  {
+    what: 'slice gradient with a dy of the wrong size',
+    op: { kind: 'sliceGrad', start: [0, 1, 1], stop: [2, 6, 6], step: [1, 2, 2], inputShape: [2, 6, 6] },
+    shapes: [[2, 2, 2]],
+    tag: 'ShapeMismatch',
+    says: ['dy must be [2, 3, 3]'],
+  },
   { what: 'channel slice past the end', op: { kind: 'sliceChannels', start: 2, count: 2 }, shapes: [[3, 4]], tag: 'ShapeMismatch', says: ['[2, 4)', 'out of range'] },
   { what: 'softmax gradient without dy', op: { kind: 'softmaxGrad' }, shapes: [[3]], tag: 'InvalidAttribute', says: ['takes 2 inputs, got 1'] },
   { what: 'logSoftmax gradient of different shapes', op: { kind: 'logSoftmaxGrad' }, shapes: [[3], [3, 1]], tag: 'ShapeMismatch' },
@@ -380,7 +390,7 @@ describe('inferShape: errors', () => {
   fill: true, choiceWeights: true, weightedSum: true, weightedScale: true, weightedSumGrad: true, batchNorm2dTrain: true,
   batchNorm2dGradInput: true, batchNorm2dGradWeight: true, sumBatch: true, conv2dGradInput: true, conv2dGradWeight: true,
   linearGradInput: true, linearGradWeight: true, dropoutTrain: true, activationGrad: true, maxPool2dGrad: true, avgPool2dGrad: true,
-  adaptiveAvgPool2dGrad: true, globalAvgPoolGrad: true, sliceChannels: true, softmaxGrad: true, logSoftmaxGrad: true,
+  adaptiveAvgPool2dGrad: true, globalAvgPoolGrad: true, sliceChannels: true, slice: true, sliceGrad: true, softmaxGrad: true, logSoftmaxGrad: true,
   crossEntropy: true, crossEntropyGrad: true,
     };
     const covered = new Set(errorCases.map((c) => c.op.kind));

@@ -14,7 +14,7 @@ import { GraphError } from '../../src/ir/errors.ts';
 import { type Graph, buildModel, defineModel, graphEq, nodes } from '../../src/ir/graph.ts';
 import {
   adaptiveAvgPool2d, add, avgPool2d, batchNorm2d, block, concat, conv2d, dropout, flatten, gelu, globalAvgPool, identity, input,
-  linear, logSoftmax, maxPool2d, mul, param, relu, relu6, reshape, scale, sequential, sigmoid, softmax, tanh, zero,
+  linear, logSoftmax, maxPool2d, mul, param, relu, relu6, reshape, scale, sequential, sigmoid, slice, softmax, tanh, zero,
 } from '../../src/ir/layers.ts';
 import { type Node, mkNode, nodeId } from '../../src/ir/node.ts';
 import type { OpKind } from '../../src/ir/ops.ts';
@@ -31,7 +31,7 @@ const ALL_KINDS: Record<OpKind, true> = {
   fill: true, choiceWeights: true, weightedSum: true, weightedScale: true, weightedSumGrad: true, batchNorm2dTrain: true,
   batchNorm2dGradInput: true, batchNorm2dGradWeight: true, sumBatch: true, conv2dGradInput: true, conv2dGradWeight: true,
   linearGradInput: true, linearGradWeight: true, dropoutTrain: true, activationGrad: true, maxPool2dGrad: true, avgPool2dGrad: true,
-  adaptiveAvgPool2dGrad: true, globalAvgPoolGrad: true, sliceChannels: true, softmaxGrad: true, logSoftmaxGrad: true,
+  adaptiveAvgPool2dGrad: true, globalAvgPoolGrad: true, sliceChannels: true, slice: true, sliceGrad: true, softmaxGrad: true, logSoftmaxGrad: true,
   crossEntropy: true, crossEntropyGrad: true,
 };
 
@@ -123,7 +123,7 @@ const trainingStep = (): Graph => {
       bn,
     );
     const sum = ctx.call('sum', inputChoice({ nChosen: null }), [bn, op]);
-    const drop = ctx.call('drop', dropout(0.2), concat([sum, x]));
+    const drop = ctx.call('drop', dropout(0.2), concat([sum, ctx.call('crop', slice([{ step: 2 }]), concat([bn, x]))]));
     const flat = concat([ctx.call('flat', flatten(), ctx.call('pool', adaptiveAvgPool2d(2), drop)), ctx.call('gap', globalAvgPool(), drop)]);
     const logits = ctx.call('fc', linear({ out: 3 }), flat);
     return add(ctx.call('p', softmax(), logits), ctx.call('lp', logSoftmax(), logits));

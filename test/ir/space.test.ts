@@ -13,8 +13,11 @@ import {
   inputChoice,
   layerChoice,
   relu,
+  apply,
+  globalAvgPool,
   searchSpace,
   sequential,
+  shapeVaryingChoices,
   ssGen,
 } from '../../src/ir/index.ts';
 import { arbModelDef, arbSupernet, supernetOf } from './arbitraries.ts';
@@ -149,24 +152,39 @@ describe('keys', () => {
 });
 
 describe('layerChoice', () => {
-  it('with disagreeing candidate shapes fails naming every candidate and shape', () => {
+  it('with disagreeing candidate shapes builds, records each shape, and apply gives each candidate its own shape', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 4 }), (outs) => {
-        fc.pre(new Set(outs).size > 1);
+      fc.property(fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 2, maxLength: 4 }), (kernels) => {
+        // A k×k convolution of a 5×5 input gives [2, 6 − k, 6 − k]; the global pool makes every output [2].
         const def = defineModel({
           name: 'shapes',
-          input: [1, 3, 3],
-          layer: sequential({ choice: layerChoice(outs.map((out) => conv2d({ out, kernel: 1 }))) }),
+          input: [1, 5, 5],
+          layer: sequential({ choice: layerChoice(kernels.map((k) => conv2d({ out: 2, kernel: k }))), act: relu(), pool: globalAvgPool() }),
         });
         const r = buildModel(def);
-        expect(E.isLeft(r)).toBe(true);
-        const err = E.isLeft(r) ? r.left[0] : undefined;
-        expect(err?.tag).toBe('CandidateShapes');
-        if (err?.tag !== 'CandidateShapes') return;
-        expect(err.candidates).toEqual(outs.map((out, i) => ({ name: String(i), shape: [out, 3, 3] })));
-        for (const [i, out] of outs.entries()) expect(err.message).toContain(`${i} → [${out}, 3, 3]`);
+        if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('\n'));
+        const d = searchSpace(r.right).decisions[0]!;
+        const varies = new Set(kernels).size > 1;
+        if (d.kind !== 'layer') throw new Error('expected a layer decision');
+        expect(d.candidateShapes).toEqual(varies ? kernels.map((k) => [2, 6 - k, 6 - k]) : undefined);
+        expect(shapeVaryingChoices(r.right).map((v) => v.key)).toEqual(varies ? ['choice'] : []);
+        for (const [i, k] of kernels.entries()) {
+          const f = apply(r.right, { choice: [i] });
+          if (E.isLeft(f)) throw new Error(f.left.map((e) => e.message).join('\n'));
+          expect(f.right.outputs[0]!.inputs[0]!.shape).toEqual([2, 6 - k, 6 - k]); // the relu before the pool
+          expect(f.right.outputs[0]!.shape).toEqual([2]);
+        }
       }),
     );
+  });
+
+  it('a fixed output whose shape differs from the supernet\'s is an error naming the choice and candidate', () => {
+    const r = buildModel(defineModel({ name: 'out', input: [1, 3, 3], layer: sequential({ choice: layerChoice({ one: conv2d({ out: 1, kernel: 1 }), two: conv2d({ out: 2, kernel: 1 }) }) }) }));
+    if (E.isLeft(r)) throw new Error(r.left.map((e) => e.message).join('\n'));
+    const f = apply(r.right, { choice: [1] });
+    expect(E.isLeft(f) && f.left.map((e) => e.message)).toEqual([
+      "with choice = two → [2, 3, 3]: output 0 of the fixed model has shape [2, 3, 3], the supernet's has [1, 3, 3]",
+    ]);
   });
 });
 

@@ -101,6 +101,44 @@ describe('view models', () => {
   });
 });
 
+describe('one-shot view models on arbitrary histories', () => {
+  const keys = ['op1', 'op2', 'op3'] as const;
+  const entry = (epoch: number) =>
+    fc.record({
+      epoch: fc.constant(epoch),
+      distribution: fc.dictionary(fc.constantFrom(...keys), fc.array(fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }), { minLength: 1, maxLength: 6 })),
+      arch: fc.dictionary(fc.constantFrom(...keys), fc.array(fc.nat(5), { maxLength: 2 })),
+      metrics: fc.record({ validAccuracy: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }) }),
+    });
+  const histories = fc.uniqueArray(fc.integer({ min: 1, max: 50 }), { maxLength: 8 }).chain((epochs) => fc.tuple(...epochs.map(entry)));
+
+  it('weightsView: epochs sorted, one series per candidate aligned with them, values kept; the summary never throws', () => {
+    const base = readRun({ id: 'darts', dir: join(fixtures, 'darts') });
+    fc.assert(
+      fc.property(histories, (history) => {
+        const f: RunFiles = { ...base, history, result: undefined };
+        const w = weightsView(f, [{ key: 'op1', kind: 'layer', names: ['a', 'b'] }]);
+        const sorted = [...history].sort((x, y) => x.epoch - y.epoch);
+        expect(w.epochs).toEqual(sorted.map((h) => h.epoch));
+        const present = new Set(history.flatMap((h) => Object.keys(h.distribution)));
+        expect(new Set(w.keys.map((k) => k.key))).toEqual(present);
+        for (const k of w.keys) {
+          const width = Math.max(k.key === 'op1' ? 2 : 0, ...history.map((h) => h.distribution[k.key]?.length ?? 0));
+          expect(k.series).toHaveLength(width);
+          expect(k.names).toHaveLength(width);
+          if (k.key === 'op1') expect(k.names.slice(0, 2)).toEqual(['a', 'b']);
+          k.series.forEach((s, c) => expect(s).toEqual(sorted.map((h) => h.distribution[k.key]?.[c] ?? null)));
+          expect(k.chosen).toEqual(sorted.map((h) => h.arch[k.key] ?? []));
+        }
+        const s = runSummary(f, f.lastWriteMs + 1);
+        expect(s.kind).toBe('oneshot');
+        expect(s.best).toBe(history.at(-1)?.metrics.validAccuracy ?? null);
+        expect(curvesView(f).search?.epochs ?? []).toEqual(w.epochs);
+      }),
+    );
+  });
+});
+
 describe('graph view model', () => {
   it('every value node, candidate edges into choices, and the active set of an architecture', () => {
     const g = buildModel(fashionSmall);

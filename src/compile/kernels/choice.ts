@@ -1,66 +1,24 @@
 /**
- * Kernels that combine the candidates of a choice with run-time weights (mixed mode, and input choices of
- * sampled mode with a 0/1 mask). Weights live in a per-key buffer, so one compiled program serves any
- * weights. A zero weight skips its input entirely (NNI: only non-zero weights count), so an unselected
- * candidate never leaks NaN or garbage from a buffer that was not computed.
+ * The slot kernel of input choices that concatenate (or pick a position of) their selection, under run-time
+ * weights (mixed mode, and sampled mode with a 0/1 mask). Weighted sums of candidates use the one
+ * mixed-relaxation kernel, `weightedSumChunkKernel` (mix.ts). Weights live in a per-key buffer, so one compiled
+ * program serves any weights. A zero weight skips its input entirely (NNI: only non-zero weights count), so an
+ * unselected candidate never leaks NaN or garbage from a buffer that was not computed.
  *
  * Inputs come in chunks of at most `CHOICE_CHUNK` bindings (storage-buffer limits); later chunks accumulate.
  */
 import type { Binding, Kernel } from '../kernel.ts';
+import { MIX_CHUNK } from './mix.ts';
 import { elementwiseModule, u32 } from './wgsl.ts';
 
 /** Inputs per dispatch: weights + inputs + out stay within WebGPU's default 8 storage buffers per stage. */
-export const CHOICE_CHUNK = 6;
+export const CHOICE_CHUNK = MIX_CHUNK;
 
 const bindingsFor = (m: number): readonly Binding[] => [
   { name: 'w', access: 'read' },
   ...Array.from({ length: m }, (_, j) => ({ name: `x${j}`, access: 'read' as const })),
   { name: 'out', access: 'read_write' },
 ];
-
-export interface WeightedSumSpec {
-  readonly label: string;
-  /** Elements of the output (and of every input). */
-  readonly n: number;
-  /** Inputs bound by this dispatch, standing for weights `offset…offset+m−1`. */
-  readonly m: number;
-  readonly offset: number;
-  /** Weights in the buffer (candidates of the key). */
-  readonly count: number;
-  /** Adds to the output's current value (every chunk but the first). */
-  readonly accumulate: boolean;
-  /** On the last chunk: divide by Σ w when non-zero (an input choice's 'mean', a weighted mean). */
-  readonly mean: boolean;
-}
-
-/**
- * `out = Σ_{w_j ≠ 0} w_j · x_j` over this chunk's inputs (plus `out` when accumulating), optionally divided by
- * Σ_j w_j over all weights (when non-zero).
- *
- * @example
- * weightedSumKernel({ label: 'layerChoice op1', n: 128, m: 3, offset: 0, count: 3, accumulate: false, mean: false });
- */
-export const weightedSumKernel = (s: WeightedSumSpec): Kernel => {
-  const terms = Array.from(
-    { length: s.m },
-    (_, j) => `  { let wj = w[${u32(s.offset + j)}]; if (wj != 0.0) { r = r + wj * x${j}[i]; } }`,
-  ).join('\n');
-  const mean = s.mean
-    ? `  var tot = 0.0;
-  for (var j = 0u; j < ${u32(s.count)}; j++) { tot = tot + w[j]; }
-  // The weighted mean Σ wᵢxᵢ / Σ wᵢ (the reference's); no weight at all leaves the (zero) sum.
-  r = r / select(1.0, tot, tot != 0.0);`
-    : '';
-  return elementwiseModule({
-    label: s.label,
-    bindings: bindingsFor(s.m),
-    n: s.n,
-    body: `var r: f32 = ${s.accumulate ? 'out[i]' : '0.0'};
-${terms}
-${mean}
-  out[i] = r;`,
-  });
-};
 
 export interface SlotSpec {
   readonly label: string;

@@ -80,27 +80,126 @@ export const ewKernel = (s: EwSpec): Kernel => {
 export const addExpr = (k: number, accumulate: boolean): string =>
   [...(accumulate ? ['acc'] : []), ...Array.from({ length: k }, (_, j) => `v${j}`)].join(' + ') || '0.0';
 
-/** Copies `n` elements (e.g. into an output buffer). */
-export const copyKernel = (label: string, n: number): Kernel => ewKernel({ label, n, inputs: [{ kind: 'flat' }], expr: 'v0' });
+/**
+ * Copies `n` elements (into an output buffer, a backup of a buffer); with `unlessFinite`, a third binding `loss`
+ * and the copy happens only when `loss[0]` is NOT finite (the restore half of a backup/restore pair around an
+ * optimizer step). The one flat copy kernel; strided copies are `stridedCopyKernel`'s. Bindings: x0, out[, loss].
+ *
+ * @example
+ * copyKernel('copy output 0', 640);
+ * copyKernel('restore bn/running_mean after a non-finite loss', 16, { unlessFinite: true });
+ */
+export const copyKernel = (label: string, n: number, o: { readonly unlessFinite?: boolean } = {}): Kernel =>
+  o.unlessFinite === true
+    ? elementwiseModule({
+        label,
+        bindings: [
+          { name: 'x0', access: 'read' },
+          { name: 'out', access: 'read_write' },
+          { name: 'loss', access: 'read' },
+        ],
+        n,
+        extra: 'fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800000u; }\n',
+        body: 'if (is_finite(loss[0])) { return; }\n  out[i] = x0[i];',
+      })
+    : ewKernel({ label, n, inputs: [{ kind: 'flat' }], expr: 'v0' });
 
 /** Fills `n` elements with zeros (DARTS' "none" op). */
 export const zeroKernel = (label: string, n: number): Kernel =>
   elementwiseModule({ label, bindings: [{ name: 'out', access: 'read_write' }], n, body: 'out[i] = 0.0;' });
 
+/** A strided copy's geometry: see `stridedCopyKernel`. */
+export interface StridedCopy {
+  readonly label: string;
+  readonly rows: number;
+  readonly src: readonly number[];
+  readonly dst: readonly number[];
+  readonly window: readonly number[];
+  readonly srcStart: readonly number[];
+  readonly srcStep: readonly number[];
+  readonly dstStart: readonly number[];
+  readonly dstStep: readonly number[];
+  readonly zeroElsewhere: boolean;
+}
+
+/** Row-major strides of a shape. */
+const stridesOf = (shape: readonly number[]): readonly number[] => shape.map((_, a) => shape.slice(a + 1).reduce((p, d) => p * d, 1));
+
+/**
+ * One strided copy: for each of `rows` samples, the `window` (a per-sample box of `numel(window)` elements, multi-
+ * index w) moves from `x` (per-sample shape `src`) at `srcStart + w·srcStep` to `out` (per-sample shape `dst`) at
+ * `dstStart + w·dstStep`, axis by axis. With `zeroElsewhere` every element of `out` is written (one invocation per
+ * destination element, zero off the window's lattice; no second pass, no atomics); without it only the window's.
+ * It is the one copy kernel behind slices (`slice`, `sliceChannels`), their gradients (`sliceGrad`) and
+ * concatenation (one dispatch per input, placed at its channel offset). Bindings: x, out.
+ *
+ * @example
+ * // x[:, :, 1::2, 1::2] of a [B, 4, 8, 8] map:
+ * stridedCopyKernel({ label: 'slice', rows: B, src: [4, 8, 8], dst: [4, 4, 4], window: [4, 4, 4],
+ *   srcStart: [0, 1, 1], srcStep: [1, 2, 2], dstStart: [0, 0, 0], dstStep: [1, 1, 1], zeroElsewhere: false });
+ */
+export const stridedCopyKernel = (c: StridedCopy): Kernel => {
+  const numelOf = (s: readonly number[]): number => s.reduce((p, d) => p * d, 1);
+  const [srcN, dstN, winN] = [numelOf(c.src), numelOf(c.dst), numelOf(c.window)];
+  const [ss, ds] = [stridesOf(c.src), stridesOf(c.dst)];
+  const axes = c.window.map((_, a) => a);
+  const bindings = [
+    { name: 'x', access: 'read' },
+    { name: 'out', access: 'read_write' },
+  ] as const;
+  /** `idx` split into per-axis indices `${v}0, ${v}1, …` of `shape` (row-major). */
+  const split = (v: string, shape: readonly number[]): string =>
+    axes.map((a) => `let ${v}${a} = (rem / ${u32(stridesOf(shape)[a]!)}) % ${u32(shape[a]!)};`).join('\n  ');
+  const srcAt = axes.map((a) => `(${u32(c.srcStart[a]!)} + w${a} * ${u32(c.srcStep[a]!)}) * ${u32(ss[a]!)}`).join(' + ') || '0u';
+  if (!c.zeroElsewhere) {
+    const dstAt = axes.map((a) => `(${u32(c.dstStart[a]!)} + w${a} * ${u32(c.dstStep[a]!)}) * ${u32(ds[a]!)}`).join(' + ') || '0u';
+    return elementwiseModule({
+      label: c.label,
+      bindings,
+      n: c.rows * winN,
+      body: `let r = i / ${u32(winN)};
+  let rem = i % ${u32(winN)};
+  ${split('w', c.window)}
+  out[r * ${u32(dstN)} + ${dstAt}] = x[r * ${u32(srcN)} + ${srcAt}];`,
+    });
+  }
+  // Per destination element: on the lattice dstStart + w·dstStep with w inside the window on every axis?
+  const lattice = axes
+    .map(
+      (a) => `let t${a} = i32(d${a}) - ${c.dstStart[a]!}i;
+  let w${a} = u32(max(t${a}, 0i)) / ${u32(c.dstStep[a]!)};
+  on = on && t${a} >= 0i && u32(t${a}) % ${u32(c.dstStep[a]!)} == 0u && w${a} < ${u32(c.window[a]!)};`,
+    )
+    .join('\n  ');
+  return elementwiseModule({
+    label: c.label,
+    bindings,
+    n: c.rows * dstN,
+    body: `let r = i / ${u32(dstN)};
+  let rem = i % ${u32(dstN)};
+  ${split('d', c.dst)}
+  var on = true;
+  ${lattice}
+  var v = 0.0;
+  if (on) { v = x[r * ${u32(srcN)} + ${srcAt}]; }
+  out[i] = v;`,
+  });
+};
+
 /**
  * Copies a `[batch, c, inner]` tensor into channels `offset…offset+c` of a `[batch, total, inner]` one
- * (one dispatch per concatenated input).
+ * (one dispatch per concatenated input): a strided copy of the whole input.
  */
 export const concatSliceKernel = (label: string, batch: number, c: number, inner: number, total: number, offset: number): Kernel =>
-  elementwiseModule({
+  stridedCopyKernel({
     label,
-    bindings: [
-      { name: 'x', access: 'read' },
-      { name: 'out', access: 'read_write' },
-    ],
-    n: batch * c * inner,
-    body: `let per = ${u32(c * inner)};
-  let b = i / per;
-  let rest = i % per;
-  out[b * ${u32(total * inner)} + ${u32(offset * inner)} + rest] = x[i];`,
+    rows: batch,
+    src: [c, inner],
+    dst: [total, inner],
+    window: [c, inner],
+    srcStart: [0, 0],
+    srcStep: [1, 1],
+    dstStart: [offset, 0],
+    dstStep: [1, 1],
+    zeroElsewhere: false,
   });

@@ -27,10 +27,17 @@ export interface WeightedSumChunk {
   /** Index of this chunk's first candidate among the weights. */
   readonly offset: number;
   readonly accumulate: boolean;
+  /**
+   * On the last chunk of an input choice's 'mean': divide by Σ w over the key's `count` weights when non-zero
+   * (the weighted mean Σ wᵢxᵢ / Σ wᵢ, the reference's; no weight at all leaves the zero sum).
+   */
+  readonly mean?: { readonly count: number };
 }
 
 /**
- * out (+)= Σ_{wⱼ ≠ 0} wⱼ·xⱼ over this chunk's candidates. Bindings: w, x0…, out.
+ * out (+)= Σ_{wⱼ ≠ 0} wⱼ·xⱼ over this chunk's candidates (optionally divided by Σ w): the one mixed-relaxation
+ * kernel, for choices lowered in mixed mode (and input choices of sampled mode) as for the `weightedSum` of a
+ * training step. Bindings: w, x0…, out.
  *
  * @example
  * weightedSumChunkKernel({ label: 'weightedSum at cell0', n: 512, periods: [undefined, undefined], offset: 0, accumulate: false });
@@ -42,7 +49,13 @@ export const weightedSumChunkKernel = (s: WeightedSumChunk): Kernel => {
     { name: 'out', access: 'read_write' },
   ];
   const terms = s.periods.map((p, j) => `  { let wj = w[${u32(s.offset + j)}]; if (wj != 0.0) { r = r + wj * x${j}[${at(p, 'i')}]; } }`).join('\n');
-  return elementwiseModule({ label: s.label, bindings, n: s.n, body: `var r: f32 = ${s.accumulate ? 'out[i]' : '0.0'};\n${terms}\n  out[i] = r;` });
+  const mean =
+    s.mean === undefined
+      ? ''
+      : `\n  var tot = 0.0;
+  for (var j = 0u; j < ${u32(s.mean.count)}; j++) { tot = tot + w[j]; }
+  r = r / select(1.0, tot, tot != 0.0);`;
+  return elementwiseModule({ label: s.label, bindings, n: s.n, body: `var r: f32 = ${s.accumulate ? 'out[i]' : '0.0'};\n${terms}${mean}\n  out[i] = r;` });
 };
 
 /** out = w[index]·x over `n` elements. Bindings: w, x, out. */

@@ -14,6 +14,7 @@
  * non-finite step leaves parameters and state as they were.
  */
 import type { Binding, Kernel } from '../kernel.ts';
+import { workgroupTreeWgsl } from './reduce.ts';
 import { bindingDecls, f32, gridFor, u32 } from './wgsl.ts';
 
 /** Slots of the per-step hyperparameter buffer (f32). */
@@ -86,39 +87,7 @@ fn is_finite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) != 0x7f800
 /** Workgroups for the partial sums of a gradient of `n` values: enough to keep a few cores busy, at most 64. */
 export const sumSquaresGroups = (n: number): number => Math.max(1, Math.min(64, Math.ceil(n / (WG * 16))));
 
-const treeReduce = `for (var s = ${WG / 2}u; s > 0u; s = s / 2u) {
-    if (lid.x < s) { red[lid.x] = red[lid.x] + red[lid.x + s]; }
-    workgroupBarrier();
-  }`;
-
-/**
- * Bindings: src (read), dst (read_write): `dst = src` over the whole of `dst` (one pipeline for every size). With
- * `unlessFinite`, a third binding `loss` (read) and the copy happens only when `loss[0]` is NOT finite: the
- * restore half of a backup/restore pair around a step.
- *
- * @example
- * copyKernel({ label: 'back up bn/running_mean', n: 16, unlessFinite: false });
- */
-export const copyKernel = (s: { readonly label: string; readonly n: number; readonly unlessFinite: boolean }): Kernel => {
-  const bindings: Binding[] = [
-    { name: 'src', access: 'read' },
-    { name: 'dst', access: 'read_write' },
-  ];
-  if (s.unlessFinite) bindings.push({ name: 'loss', access: 'read' });
-  const grid = gridFor(s.n, 64);
-  const wgsl = `${FINITE}
-${bindingDecls(bindings)}
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let i = (wid.y * nwg.x + wid.x) * 64u + lid.x;
-  if (i >= arrayLength(&dst)) { return; }
-  ${s.unlessFinite ? 'if (is_finite(loss[0])) { return; }' : ''}
-  dst[i] = src[i];
-}
-`;
-  return { label: s.label, wgsl, entryPoint: 'main', bindings, workgroups: grid };
-};
+const treeReduce = workgroupTreeWgsl(WG);
 
 /**
  * Bindings: g (read), partial (read_write). Workgroup `w` of `groups` writes Σ g² over its strided share into

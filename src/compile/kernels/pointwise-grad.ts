@@ -8,7 +8,7 @@
  */
 import { COUNTER_RNG_WGSL, dropoutThreshold, siteId } from '../../ir/counter-rng.ts';
 import type { Binding, Kernel } from '../kernel.ts';
-import { type EpilogueStep, ewKernel } from './elementwise.ts';
+import { type EpilogueStep, ewKernel, stridedCopyKernel } from './elementwise.ts';
 import { HELPERS, elementwiseModule, f32, flatIndexPrologue, gridFor, u32, WORKGROUP_SIZE } from './wgsl.ts';
 
 export type ActivationFn = 'relu' | 'relu6' | 'sigmoid' | 'tanh' | 'gelu';
@@ -75,17 +75,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   return { label: o.label, wgsl, entryPoint: 'main', bindings, workgroups: grid };
 };
 
-/** Channels [start, start + count) of each row of a [rows, C, inner] value. Bindings: x, out. */
+/** Channels [start, start + count) of a [rows, channels, inner] value: a strided copy. Bindings: x, out. */
 export const sliceChannelsKernel = (o: { readonly label: string; readonly rows: number; readonly channels: number; readonly inner: number; readonly start: number; readonly count: number }): Kernel =>
-  elementwiseModule({
+  stridedCopyKernel({
     label: o.label,
-    bindings: [
-      { name: 'x', access: 'read' },
-      { name: 'out', access: 'read_write' },
-    ],
-    n: o.rows * o.count * o.inner,
-    body: `let per = ${u32(o.count * o.inner)};
-  out[i] = x[(i / per) * ${u32(o.channels * o.inner)} + ${u32(o.start * o.inner)} + i % per];`,
+    rows: o.rows,
+    src: [o.channels, o.inner],
+    dst: [o.count, o.inner],
+    window: [o.count, o.inner],
+    srcStart: [o.start, 0],
+    srcStep: [1, 1],
+    dstStart: [0, 0],
+    dstStep: [1, 1],
+    zeroElsewhere: false,
   });
 
 /**

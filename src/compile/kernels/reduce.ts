@@ -40,6 +40,22 @@ export interface RowReduce {
   readonly scratchBytes: number;
 }
 
+/**
+ * The one workgroup tree reduction (WGSL): `red` holds `T` interleaved sums per invocation of a workgroup of `wg`
+ * (a power of two); after it, `red[0…T−1]` hold the workgroup's totals. Every invocation must reach it (barriers).
+ * Row reductions, the loss, BatchNorm's statistics and the optimizer's gradient norm all sum through it.
+ *
+ * @example
+ * `red[lid.x] = acc;\n  workgroupBarrier();\n  ${workgroupTreeWgsl(256)}\n  if (lid.x == 0u) { out[0] = red[0]; }`
+ */
+export const workgroupTreeWgsl = (wg: number, T = 1): string => {
+  const tree = Array.from({ length: T }, (_, t) => `red[lid.x * ${u(T)} + ${u(t)}] = red[lid.x * ${u(T)} + ${u(t)}] + red[(lid.x + step) * ${u(T)} + ${u(t)}];`).join(' ');
+  return `for (var step = ${u(wg / 2)}; step > 0u; step = step / 2u) {
+    if (lid.x < step) { ${tree} }
+    workgroupBarrier();
+  }`;
+};
+
 /** How many chunks a row is split into: enough workgroups to occupy a machine, chunks of at least ~2K terms. */
 export const partsFor = (rows: number, length: number): number =>
   Math.max(1, Math.min(Math.ceil(length / 2048), Math.ceil(64 / rows), 256));
@@ -62,7 +78,6 @@ export const rowReduceKernels = (s: RowReduceSpec): RowReduce => {
   const partial: Binding = { name: 'partial', access: P > 1 ? 'read_write' : 'read' };
   const bindings = P > 1 ? [...s.bindings, partial] : s.bindings;
   const sums = Array.from({ length: T }, (_, t) => `s${t}`);
-  const tree = sums.map((_, t) => `red[lid.x * ${u(T)} + ${u(t)}] = red[lid.x * ${u(T)} + ${u(t)}] + red[(lid.x + step) * ${u(T)} + ${u(t)}];`).join(' ');
   const store =
     P > 1
       ? sums.map((_, t) => `partial[wid * ${u(T)} + ${u(t)}] = red[${u(t)}];`).join('\n    ')
@@ -85,10 +100,7 @@ ${linearWorkgroupWgsl(workgroups, total)}  let r = wid / ${u(P)};
   }
   ${sums.map((x, t) => `red[lid.x * ${u(T)} + ${u(t)}] = ${x};`).join(' ')}
   workgroupBarrier();
-  for (var step = ${u(WG / 2)}; step > 0u; step = step / 2u) {
-    if (lid.x < step) { ${tree} }
-    workgroupBarrier();
-  }
+  ${workgroupTreeWgsl(WG, T)}
   if (lid.x == 0u) {
     ${store}
   }

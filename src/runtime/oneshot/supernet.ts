@@ -36,6 +36,7 @@ import { architectureKey } from '../../ir/architecture.ts';
 import { type Graph, choiceNodes } from '../../ir/graph.ts';
 import type { Node } from '../../ir/node.ts';
 import { seedRng } from '../../ir/rng.ts';
+import { shapeVaryingChoices } from '../../ir/shape-varying.ts';
 import { type SearchSpace, searchSpace } from '../../ir/space.ts';
 import { numel, shapeEq, showShape } from '../../ir/shape.ts';
 import type { KeyVectors } from '../../search/oneshot/types.ts';
@@ -123,6 +124,9 @@ export class Supernet {
   readonly classes: number;
   #mixed: Trainer | undefined;
   #mixedEval: Executable | undefined;
+  /** Eval programs per architecture, used instead of the sampled-mode one when candidates differ in shape. */
+  readonly #fixedEvals = new Map<string, Executable>();
+  readonly #shapeVarying: boolean;
   #sampledEval: Executable | undefined;
   readonly #subnets = new Map<string, Trainer>();
   #step = 0;
@@ -138,6 +142,7 @@ export class Supernet {
     const x = graph.inputs[0]!;
     this.#input = x.op.kind === 'input' ? x.op.name : 'x';
     this.classes = numel(graph.outputs[0]!.shape);
+    this.#shapeVarying = shapeVaryingChoices(graph).length > 0;
   }
 
   /** Checks the model (one image input, one logits output, at least one choice) and prepares the weights. */
@@ -295,12 +300,46 @@ export class Supernet {
     return E.right(exe.right);
   }
 
+  /**
+   * The eval-form program of one architecture's fixed graph, for a supernet with layer choices whose candidates
+   * differ in output shape (one sampled-mode program cannot hold every architecture's shapes). Cached as subnets.
+   */
+  async #fixedEvaluator(arch: Architecture): Promise<E.Either<readonly SupernetError[], Executable>> {
+    const key = architectureKey(arch);
+    const hit = this.#fixedEvals.get(key);
+    if (hit !== undefined) {
+      this.#fixedEvals.delete(key);
+      this.#fixedEvals.set(key, hit);
+      return E.right(hit);
+    }
+    const fixed = apply(this.graph, arch);
+    if (E.isLeft(fixed)) return E.left(fixed.left.map((e) => ({ tag: 'Model', message: `architecture ${key}: ${e.message}` })));
+    const prog = lower(fixed.right, { mode: 'fixed', batch: this.#o.evalBatchSize ?? this.#o.batchSize, adapter: this.#adapter });
+    if (E.isLeft(prog)) return E.left(compileErrors(`the evaluation program of ${key}`, prog.left));
+    const exe = await Executable.instantiate(this.#o.gpu, prog.right, this.#initial, { pool: this.#pool });
+    if (E.isLeft(exe)) return E.left(execErrors(exe.left));
+    this.#fixedEvals.set(key, exe.right);
+    const limit = Math.max(1, this.#o.subnetCache ?? 4);
+    while (this.#fixedEvals.size > limit) {
+      const [oldest, v] = this.#fixedEvals.entries().next().value as [string, Executable];
+      v.destroy();
+      this.#fixedEvals.delete(oldest);
+    }
+    return E.right(exe.right);
+  }
+
   /** Mean loss and accuracy over `ds` of an architecture (`{ arch }`) or of mix weights (`{ weights }`). */
   async evaluate(ds: Dataset, choice: { readonly arch: Architecture } | { readonly weights: KeyVectors }): Promise<E.Either<readonly SupernetError[], { readonly loss: number; readonly accuracy: number }>> {
     const dead = this.#check();
     if (dead.length > 0) return E.left(dead);
     if (!shapeEq(ds.shape, this.graph.inputs[0]!.shape)) {
       return E.left([{ tag: 'Model', message: `the data set's samples are ${showShape(ds.shape)}, the supernet takes ${showShape(this.graph.inputs[0]!.shape)}` }]);
+    }
+    if ('arch' in choice && this.#shapeVarying) {
+      const fx = await this.#fixedEvaluator(choice.arch);
+      if (E.isLeft(fx)) return fx;
+      const r = await evaluateDataset(fx.right, ds, { input: this.#input });
+      return E.isLeft(r) ? E.left(execErrors(r.left)) : E.right(r.right);
     }
     const kind = 'arch' in choice ? 'select' : 'mix';
     const ev = await this.#evaluator(kind);
@@ -368,6 +407,8 @@ export class Supernet {
     this.#mixedEval?.destroy();
     this.#sampledEval?.destroy();
     for (const t of this.#subnets.values()) t.exe.destroy();
+    for (const x of this.#fixedEvals.values()) x.destroy();
+    this.#fixedEvals.clear();
     this.#subnets.clear();
     this.#pool.destroy();
   }

@@ -187,6 +187,8 @@ export const toOnnx = (
         return emit('Mul', [x(0), x(1)], hint);
       case 'concat':
         return n.inputs.length === 1 ? x() : emit('Concat', n.inputs.map((i) => names.get(i.id)!), hint, [{ name: 'axis', i: 1 }]);
+      case 'slice':
+        return emit('Slice', [x(), ints('starts', op.start), ints('ends', op.stop), ints('axes', op.start.map((_, a) => a + 1)), ints('steps', op.step)], hint);
       case 'maxPool2d':
         return emit('MaxPool', [x()], hint, [
           { name: 'kernel_shape', ints: [...op.kernel] },

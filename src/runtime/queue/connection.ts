@@ -35,13 +35,17 @@ const errorText = (url: string, e: unknown): string => {
 /** Right when a Redis answers PING at `url` within `timeoutMs`; left with a one-line message (password hidden). */
 export const probeRedis = async (url: string, timeoutMs = 10_000): Promise<E.Either<string, void>> => {
   const r = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: timeoutMs, enableOfflineQueue: false });
-  r.on('error', () => undefined); // reported through the rejected connect below
+  // The socket's error (ECONNREFUSED, a wrong password) says more than the rejected connect ('Connection is closed.').
+  let first: unknown;
+  r.on('error', (e: unknown) => {
+    first ??= e;
+  });
   try {
     await r.connect();
     await r.ping();
     return E.right(undefined);
   } catch (e) {
-    return E.left(`cannot reach Redis at ${redactUrl(url)}: ${errorText(url, e)}`);
+    return E.left(`cannot reach Redis at ${redactUrl(url)}: ${errorText(url, first ?? e)}`);
   } finally {
     r.disconnect();
   }

@@ -14,6 +14,9 @@
  * - A trial job that completed while no controller was listening gives its result through the job's return
  *   value when the resumed controller waits for it.
  *
+ * A worker that refuses a trial (its model file or data differ) says so on the results queue and gives the job
+ * back; the controller warns once per worker and reason, and the trial waits for a worker that has the file.
+ *
  * Median stopping: a worker sends each epoch's metrics; the controller hands them to the runner's `report`, and
  * when the answer is 'stop' it sets the trial's stop key, which the worker polls between epochs.
  *
@@ -95,6 +98,7 @@ export const queueController = (o: QueueControllerOptions): QueueController => {
   const awaiting = new Map<number, Waiting>();
   const buffered = new Map<number, Final>();
   const recordWaiters = new Map<number, (() => void)[]>();
+  const refusals = new Set<string>();
   let closed = false;
 
   const whenRecorded = (id: number): Promise<void> =>
@@ -138,7 +142,16 @@ export const queueController = (o: QueueControllerOptions): QueueController => {
     }
     const m = decoded.right;
     if (m.key !== o.key) {
-      o.warn(`ignored a ${m.kind === 'final' ? 'result' : 'report'} for trial ${m.id} of another experiment (key ${m.key})`);
+      o.warn(`ignored a ${m.kind === 'final' ? 'result' : m.kind === 'refused' ? 'refusal' : 'report'} for trial ${m.id} of another experiment (key ${m.key})`);
+      return;
+    }
+    if (m.kind === 'refused') {
+      // The trial stays queued for a worker that has the file: said once per worker and reason.
+      const said = `${m.worker}\n${m.error}`;
+      if (!refusals.has(said)) {
+        refusals.add(said);
+        o.warn(`worker ${m.worker} refused trial ${m.id}: ${m.error}; the trial waits for a worker that has the file`);
+      }
       return;
     }
     if (m.kind === 'epoch') {

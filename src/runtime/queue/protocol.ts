@@ -68,8 +68,12 @@ export type TrialJob = t.TypeOf<typeof trialJobCodec>;
 const numberRecord = t.record(t.string, t.number);
 const epochPointCodec = t.readonly(t.type({ epoch: t.number, metrics: numberRecord }));
 
-/** A message on the results queue: an epoch's metrics, or the final outcome of a run of a trial. */
+/**
+ * A message on the results queue: an epoch's metrics, the final outcome of a run of a trial, or a worker's
+ * refusal of a trial (its model file or data do not match: the trial stays queued for another worker).
+ */
 export const resultMessageCodec = t.union([
+  t.readonly(t.type({ kind: t.literal('refused'), key: t.string, id: t.number, worker: t.string, error: t.string })),
   t.readonly(t.type({ kind: t.literal('epoch'), key: t.string, id: t.number, epoch: t.number, metrics: numberRecord, worker: t.string })),
   t.readonly(
     t.type({

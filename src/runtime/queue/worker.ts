@@ -5,9 +5,11 @@
  *
  * Nothing from the queue is executed: a job names a model file, and the worker runs it only if that file is on
  * its own disk (relative paths against the worker's working directory) and its SHA-256 is the job's `modelHash`;
- * otherwise the trial fails with an error naming the file. The data split the worker builds from the job's data
- * settings must have the job's `dataHash` too. A trial that fails (a refused file, a training error) is reported
- * as a failed result: the controller records it as failed and the search goes on.
+ * otherwise it refuses the trial with an error naming the file. The data split the worker builds from the job's
+ * data settings must have the job's `dataHash` too. A refused trial is not failed: the worker tells the controller
+ * (which warns once per worker and reason) and puts the job back in the queue, delayed by `refusalDelayMs`, for a
+ * worker that has the file; so a misconfigured worker never drains the queue. A trial whose training fails (a
+ * throw) is reported as a failed result: the controller records it as failed and the search goes on.
  *
  * A worker killed mid-trial holds the job's lock no longer; BullMQ's stalled-job check (run by the other workers)
  * puts it back in the queue after `lockDurationMs`, and another worker runs it. The controller records whichever
@@ -20,7 +22,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { type Job, Queue, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import * as E from 'fp-ts/lib/Either.js';
 import type { Redis } from 'ioredis';
 import type { Graph } from '../../ir/graph.ts';
@@ -49,8 +51,22 @@ export interface TrialWorkerOptions {
   readonly stalledIntervalMs?: number;
   /** One line per trial started and finished. */
   readonly log: (line: string) => void;
-  /** Warnings (Redis outages). */
+  /** Warnings (Redis outages, refused trials). */
   readonly warn: (line: string) => void;
+  /** How long a refused trial waits in the queue before any worker may take it again (ms, default 5 000). */
+  readonly refusalDelayMs?: number;
+  /** How often a running trial's stop key is polled (ms, default 500). */
+  readonly stopPollMs?: number;
+  /**
+   * Called before each trial trains, after its model and data were checked; a throw fails the trial like a
+   * training error. For fault injection in tests (a hang, a throw); nothing else needs it.
+   */
+  readonly beforeTrial?: (job: TrialJob) => Promise<void>;
+  /**
+   * Called after a trial's result was sent, before its job is completed (a worker dying here makes BullMQ deliver
+   * the trial again: a duplicate result). For fault injection in tests; nothing else needs it.
+   */
+  readonly afterResult?: (job: TrialJob) => Promise<void>;
 }
 
 /** A running worker. */
@@ -128,32 +144,47 @@ export const startTrialWorker = (o: TrialWorkerOptions): TrialWorker => {
   // One preparation per model, hash and data: later trials of the experiment reuse it.
   const prepared = new Map<string, Promise<Prepared>>();
 
-  const run = async (job: Job): Promise<ResultMessage> => {
+  /** Refusals already logged, one line per experiment and reason. */
+  const refusalsLogged = new Set<string>();
+
+  const run = async (job: Job, token?: string): Promise<ResultMessage> => {
     const decoded = decodeMessage(trialJobCodec, 'trial job', job.data);
     if (E.isLeft(decoded)) throw new Error(`job ${job.id ?? '?'}: ${decoded.left}`); // BullMQ fails it; the controller records that
     const p = decoded.right;
     const results = resultsTo(p.results);
+
+    // The model file and the data: a worker that cannot match them gives the trial back (see the module comment).
+    const key = `${p.model}\n${p.modelHash}\n${p.dataHash}`;
+    if (!prepared.has(key)) prepared.set(key, prepare(p, cwd));
+    let env: Prepared;
+    try {
+      env = await prepared.get(key)!;
+    } catch (e) {
+      prepared.delete(key); // the file may be fixed before the next trial
+      const error = errorText(e);
+      if (!refusalsLogged.has(`${p.key}\n${error}`)) {
+        refusalsLogged.add(`${p.key}\n${error}`);
+        o.warn(`refused trial ${p.id} of experiment ${p.key} (and will refuse its others while this holds): ${error}`);
+      }
+      await results.add('refused', { kind: 'refused', key: p.key, id: p.id, worker: o.name, error } satisfies ResultMessage, { removeOnComplete: true });
+      await job.moveToDelayed(Date.now() + (o.refusalDelayMs ?? 5000), token);
+      throw new DelayedError();
+    }
+
     const again = job.attemptsStarted > 1 || job.stalledCounter > 0 ? ' (re-delivered)' : '';
     o.log(`trial ${p.id} started (job ${job.id ?? '?'})${again}`);
     const controller = new AbortController();
     const stop = stopKey(o.queueName, job.id ?? '');
-    const poll = setInterval(() => {
-      redis.get(stop).then(
-        (v) => {
-          if (v !== null) controller.abort(new Error(`trial ${p.id} stopped by the controller (median rule)`));
-        },
-        () => undefined,
-      );
-    }, 500);
+    const stopIfAsked = (v: string | null): void => {
+      if (v !== null && !controller.signal.aborted) controller.abort(new Error(`trial ${p.id} stopped by the controller (median rule)`));
+    };
+    const poll = setInterval(() => redis.get(stop).then(stopIfAsked, () => undefined), o.stopPollMs ?? 500);
     const curve: { epoch: number; metrics: Record<string, number> }[] = [];
     let final: ResultMessage;
     try {
-      const key = `${p.model}\n${p.modelHash}\n${p.dataHash}`;
-      if (!prepared.has(key)) prepared.set(key, prepare(p, cwd));
-      const env = await prepared.get(key)!.catch((e: unknown) => {
-        prepared.delete(key); // the file may be fixed before the next trial
-        throw e;
-      });
+      // A stop asked before the trial began (a re-delivered trial the controller already stopped) is honoured at once.
+      stopIfAsked(await redis.get(stop));
+      await o.beforeTrial?.(p);
       const evaluate = trialEvaluator({
         gpu: o.gpu,
         supernet: env.graph,
@@ -182,16 +213,15 @@ export const startTrialWorker = (o: TrialWorkerOptions): TrialWorker => {
         outcome: { ok: true, objective: m.objective, metrics: { ...m.metrics }, params: m.params ?? null, flops: m.flops ?? null },
       };
     } catch (e) {
-      final = { kind: 'final', key: p.key, id: p.id, worker: o.name, curve, outcome: { ok: false, error: errorText(e) } };
+      const error = controller.signal.aborted && curve.length === 0 ? `trial ${p.id} stopped by the controller (median rule) before its first epoch` : errorText(e);
+      final = { kind: 'final', key: p.key, id: p.id, worker: o.name, curve, outcome: { ok: false, error } };
     } finally {
       clearInterval(poll);
     }
     await results.add('final', final, { removeOnComplete: true });
-    o.log(
-      final.outcome.ok
-        ? `trial ${p.id} finished: objective ${final.outcome.objective.toFixed(4)}${controller.signal.aborted ? ' (stopped early)' : ''}`
-        : `trial ${p.id} failed: ${final.outcome.error}`,
-    );
+    await o.afterResult?.(p);
+    const stopped = controller.signal.aborted ? ` (stopped by the controller after epoch ${curve.length})` : '';
+    o.log(final.outcome.ok ? `trial ${p.id} finished: objective ${final.outcome.objective.toFixed(4)}${stopped}` : `trial ${p.id} failed: ${final.outcome.error}`);
     // The result is also the job's return value: a controller that missed the message reads it there.
     return final;
   };

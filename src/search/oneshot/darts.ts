@@ -28,6 +28,7 @@ import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerpri
 import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, alphasGrad, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, mixWeights, softmax } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
+import { mixedShapeErrors } from './mixed-shapes.ts';
 
 const NAME = 'darts';
 
@@ -110,6 +111,7 @@ export const dartsCheckAs = (strategy: string, space: SearchSpace, options: Dart
   const s = resolveDartsOptions(options);
   return [
     ...checkSpace(strategy, ['layer', 'input'], space),
+    ...mixedShapeErrors(strategy, space),
     ...alphaOptionErrors(strategy, s, s.initScale),
     ...optionError(strategy, 'order', s.order === 1 || s.order === 2, `must be 1 or 2, got ${String(s.order)}`),
     ...optionError(strategy, 'unrolledLr', s.unrolledLr === null || (Number.isFinite(s.unrolledLr) && s.unrolledLr >= 0), `must be a non-negative number, got ${s.unrolledLr}`),

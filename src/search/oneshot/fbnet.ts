@@ -28,6 +28,7 @@ import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerpri
 import { adamInit, adamOptionProps, adamShapeErrors, adamStateCodec, adamStep, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, softmax, softmaxVjp } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
+import { mixedShapeErrors } from './mixed-shapes.ts';
 
 const NAME = 'fbnet';
 
@@ -110,6 +111,7 @@ export const fbnetCheck = (space: SearchSpace, options: FbnetOptions = {}): read
   const s = resolveFbnetOptions(options);
   return [
     ...checkSpace(NAME, ['layer'], space),
+    ...mixedShapeErrors(NAME, space),
     ...alphaOptionErrors(NAME, s, s.initScale),
     ...optionError(NAME, 'alpha', Number.isFinite(s.alpha) && s.alpha > 0, `must be a positive number, got ${s.alpha}`),
     ...optionError(NAME, 'beta', Number.isFinite(s.beta) && s.beta >= 0, `must be a non-negative number, got ${s.beta}`),

@@ -24,6 +24,7 @@ import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerpri
 import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, argmax, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, softmax, softmaxVjp } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
+import { mixedShapeErrors } from './mixed-shapes.ts';
 
 const NAME = 'gdas';
 
@@ -107,6 +108,7 @@ export const gdasCheck = (space: SearchSpace, options: GdasOptions = {}): readon
   const s = resolveGdasOptions(options);
   return [
     ...checkSpace(NAME, ['layer', 'input'], space),
+    ...mixedShapeErrors(NAME, space),
     ...alphaOptionErrors(NAME, s, s.initScale),
     ...optionError(NAME, 'tauMin', Number.isFinite(s.tauMin) && s.tauMin > 0, `must be a positive number, got ${s.tauMin}`),
     ...optionError(NAME, 'tauMax', Number.isFinite(s.tauMax) && s.tauMax >= s.tauMin, `must be a number at least tauMin (${s.tauMin}), got ${s.tauMax}`),

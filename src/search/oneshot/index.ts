@@ -9,6 +9,7 @@
  * const next = dartsArchStep(space, state, dLdw);  // dLdw: ∂L/∂w per key, measured on the device
  */
 export * from './types.ts';
+export * from './mixed-shapes.ts';
 export * from './adam.ts';
 export * from './alphas.ts';
 export * from './darts.ts';

@@ -23,6 +23,7 @@ import { type StrategyError, checkSpace, decodeWith, optionError, spaceFingerpri
 import { adamInit, adamShapeErrors, adamStateCodec, adamStep, adamOptionProps, resolveAdamOptions } from './adam.ts';
 import { alphaOptionErrors, alphaShapeErrors, deriveArchitecture, initAlphas, keyVectorsCodec, layerDecisions, softmax, softmaxVjp } from './alphas.ts';
 import type { KeyVectors } from './types.ts';
+import { mixedShapeErrors } from './mixed-shapes.ts';
 
 const NAME = 'proxyless';
 
@@ -88,6 +89,7 @@ export const proxylessCheck = (space: SearchSpace, options: ProxylessOptions = {
   const s = resolveProxylessOptions(options);
   return [
     ...checkSpace(NAME, ['layer'], space),
+    ...mixedShapeErrors(NAME, space),
     ...alphaOptionErrors(NAME, s, s.initScale),
     ...optionError(NAME, 'paths', s.paths === 1 || s.paths === 2, `must be 1 or 2, got ${String(s.paths)}`),
     ...optionError(NAME, 'costWeight', Number.isFinite(s.costWeight) && s.costWeight >= 0, `must be a non-negative number, got ${s.costWeight}`),

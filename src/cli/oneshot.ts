@@ -349,7 +349,12 @@ export const oneShotCommand = async (model: string, flags: OneShotFlags, given: 
     const r = result.right;
     if (r.aborted) {
       const done = r.history.length;
-      const where = done >= s.epochs ? `after its ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, in its evolution (checkpointed after the last whole generation)` : `after epoch ${done} of ${s.epochs}${name === 'pdarts' ? ' (this stage)' : ''} (checkpointed)`;
+      const where =
+        name === 'pdarts'
+          ? `after ${done} whole epoch${done === 1 ? '' : 's'} in all (${s.epochs} per stage; checkpointed)`
+          : done >= s.epochs
+            ? `after its ${s.epochs} epoch${s.epochs === 1 ? '' : 's'}, in its evolution (checkpointed after the last whole generation)`
+            : `after epoch ${done} of ${s.epochs} (checkpointed)`;
       io.out(`search interrupted ${where}; no architecture derived. Continue it with:\n  nasgraph search ${model} --out ${flags.out} --resume\n`);
       return exitCode;
     }

@@ -14,6 +14,7 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
 import * as E from 'fp-ts/lib/Either.js';
 import { type Graph, type IRError, type ModelDef, buildModel } from '../ir/index.ts';
 
@@ -54,10 +55,11 @@ const oneLine = (e: unknown): string => {
  */
 export const throwSite = (e: unknown, abs: string): string | undefined => {
   const stack = e instanceof Error && typeof e.stack === 'string' ? e.stack : '';
-  const frames = [...stack.matchAll(/\(?((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?$/gm)].map((m) => ({ path: m[1]!.replace(/^file:\/\//, ''), line: m[2]!, col: m[3]! }));
+  // Only frames of files on disk ("at f (/abs/x.ts:3:9)", "at /abs/x.ts:3:9", "file:///…"), not node's internals.
+  const frames = [...stack.matchAll(/(?:\(|at )((?:file:\/\/)?\/[^\s()]+?):(\d+):(\d+)\)?$/gm)].map((m) => ({ path: m[1]!.replace(/^file:\/\//, ''), line: m[2]!, col: m[3]! }));
   const own = frames.find((f) => f.path === abs);
   if (own !== undefined) return `:${own.line}:${own.col}`;
-  const other = frames.find((f) => !f.path.includes('/node_modules/') && !f.path.startsWith('node:'));
+  const other = frames.find((f) => !f.path.includes('/node_modules/') && existsSync(f.path));
   return other === undefined ? undefined : ` (thrown at ${other.path}:${other.line}:${other.col})`;
 };
 

@@ -200,7 +200,8 @@ const loop = async (c: Compiled, data: TrainData, o: TrainOptions, exe: Executab
           message: `the loss of step ${p.step + 1} (epoch ${epoch + 1}, batch ${p.batch + 1}) is ${out.loss}; training stopped (${where}; lower the learning rate)`,
         }];
       }
-      firstLoss ??= out.loss;
+      // The run's first step (a resumed run takes it from its checkpoint; one written without it: no check).
+      if (firstLoss === undefined && p.step === 0) firstLoss = out.loss;
       const st = batchStats(out.logits, p.labels, B, c.classes);
       lossSum += out.loss * B;
       correct += st.correct;

@@ -7,7 +7,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { irImport, lines, nasgraph, scratch } from './run-cli.ts';
+import { spawn } from 'node:child_process';
+import { CHILD_TIMEOUT_MS, irImport, lines, nasgraph, root, scratch } from './run-cli.ts';
 
 process.env['XDG_RUNTIME_DIR'] ??= '/tmp';
 
@@ -69,6 +70,53 @@ describe('nasgraph search (one-shot)', () => {
       expect(again.code).toBe(0);
       expect(again.stderr).toMatch(/resuming/);
       expect(again.stdout.match(/^derived .*$/m)?.[0]).toBe(r.stdout.match(/^derived .*$/m)?.[0]);
+    });
+  }
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`${signal} mid-epoch: the epoch finishes and is checkpointed, exit ${signal === 'SIGINT' ? 130 : 143} with the resume command, no architecture; the resumed search derives what an uninterrupted one does`, async () => {
+      const base = join(tmp.file(`${signal}.keep`, ''), '..');
+      const whole = await nasgraph('search', model, '--strategy', 'darts', ...learn, '--retrain-epochs', '0', '--out', join(base, `whole-${signal}`));
+      expect(whole.code).toBe(0);
+      const out = join(base, `cut-${signal}`);
+      // Signalled as soon as epoch 1 reports its first step (a line per quarter of an epoch when not a terminal).
+      const cut = await new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+        const child = spawn(process.execPath, [join(root, 'bin', 'nasgraph.js'), 'search', model, '--strategy', 'darts', ...learn, '--retrain-epochs', '0', '--out', out], { cwd: root });
+        let stdout = '';
+        let stderr = '';
+        let sent = false;
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => {
+          stderr += d.toString();
+          if (!sent && /epoch 1\/3: \d+\/\d+ steps/.test(stderr)) {
+            sent = true;
+            child.kill(signal);
+          }
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          done({ code, stdout, stderr });
+        });
+      });
+      expect(cut.code).toBe(signal === 'SIGINT' ? 130 : 143);
+      expect(cut.stderr).toMatch(new RegExp(`interrupted \\(${signal}\\): finishing the epoch in progress`));
+      // Epoch 1 (or, on a machine so loaded that the signal arrives late, epoch 2) ran to its end.
+      const stoppedAfter = Number(/^search interrupted after epoch (\d) of 3 \(checkpointed\); no architecture derived\. Continue it with:$/m.exec(cut.stdout)?.[1]);
+      expect([1, 2]).toContain(stoppedAfter);
+      expect(cut.stdout).toContain(`nasgraph search ${model} --out ${out} --resume`);
+      expect(cut.stdout).not.toMatch(/^derived/m);
+      expect(existsSync(join(out, 'arch.json'))).toBe(false);
+      // Whole epochs only were run and checkpointed.
+      const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { epoch: number }[];
+      expect(history.map((h) => h.epoch)).toEqual(Array.from({ length: stoppedAfter }, (_, i) => i + 1));
+      const resumed = await nasgraph('search', model, '--out', out, '--resume');
+      expect(resumed.code).toBe(0);
+      expect(resumed.stderr).toMatch(new RegExp(`resuming darts .* after epoch ${stoppedAfter} of 3`));
+      expect(resumed.stdout.match(/^derived .*$/m)?.[0]?.replace(out, '')).toBe(whole.stdout.match(/^derived .*$/m)?.[0]?.replace(join(base, `whole-${signal}`), ''));
+      const h1 = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { metrics: Record<string, number> }[];
+      const h2 = JSON.parse(readFileSync(join(base, `whole-${signal}`, 'history.json'), 'utf8')) as { metrics: Record<string, number> }[];
+      expect(h1.map((h) => ({ ...h, metrics: { ...h.metrics, seconds: 0 } }))).toEqual(h2.map((h) => ({ ...h, metrics: { ...h.metrics, seconds: 0 } })));
     });
   }
 

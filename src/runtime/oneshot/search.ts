@@ -187,7 +187,7 @@ export const oneShotSearch = async (graph: Graph, o: OneShotOptions): Promise<E.
       ...progress,
       step: (done, steps, loss, accuracy) => {
         // The running mean after the first step of the run is that step's loss: the divergence check's reference.
-        if (firstLoss === undefined && done === 1) firstLoss = loss;
+        if (firstLoss === undefined && done === 1 && resumed === undefined) firstLoss = loss; // (a checkpoint without it: no check)
         progress.step(done, steps, loss, accuracy);
       },
     },

@@ -2,7 +2,7 @@
  * ONNX export (src/runtime/onnx/export.ts) checked by running the file in onnxruntime-node (CPU) and comparing its
  * outputs with ours. Tolerance: max |ours − onnxruntime| ≤ 1e-4 absolute, batch 2, random weights (BatchNorm's
  * running statistics random too, so the inference form is really exercised) and random inputs in [-2, 2].
- * - the example spaces (small DARTS, fashion-cells, mnist), random architectures, ours computed on the device;
+ * - the example spaces (small DARTS, fashion-cells, mnist, NNI's classic-mnist), random architectures, ours computed on the device;
  * - one model holding every op the exporter maps (grouped and dilated convolution, both pools with padding,
  *   count_include_pad off, adaptive pooling with non-dividing sizes, non-affine BatchNorm, every activation, scale,
  *   strided zero, mul, concat, reshape, softmax), against the CPU reference interpreter;
@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import dartsDefault, { dartsSpace } from '../../../examples/darts.ts';
 import fashionCells from '../../../examples/fashion-cells.ts';
 import mnist from '../../../examples/mnist.ts';
+import classicMnist from '../../../examples/classic-mnist.ts';
 import { lower } from '../../../src/compile/lower.ts';
 import { randomArchitecture } from '../../../src/ir/architecture.ts';
 import {
@@ -107,6 +108,9 @@ await describeGpu('ONNX export vs ours on the device', (gpu) => {
     ['fashion-cells (another architecture)', fashionCells, 3],
     ['mnist', mnist, 4],
     ['mnist (another architecture)', mnist, 5],
+    // NNI's classic example: first_conv's candidates differ in output shape, so the fixed graphs differ in shape.
+    ['classic-mnist', classicMnist, 6],
+    ['classic-mnist (another architecture)', classicMnist, 9],
   ];
   it.each(cases)('%s: onnxruntime logits within 1e-4 of ours', async (_name, def, seed) => {
     const g = fixedOf(def, seed);

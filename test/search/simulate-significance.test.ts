@@ -14,6 +14,15 @@
  * Honest caveat: budget 20 on the old one-seed table was chosen by an earlier session after looking at budgets 10
  * and 15 (test/search/fashion-benchmark.test.ts); the pre-registration here fixes the seeds, the test and α before
  * running on the new (noisy, 3-seed) table, not the budget from nothing.
+ *
+ * OUTCOME (2026-12-04 15:35 UTC, the 3-seed table complete: 72 architectures × 3 seeds): H1 is NOT supported for
+ * either strategy. Both have a lower mean regret than random search, but neither significantly so at α = 0.01:
+ * evolution 0.0171 vs random 0.0191 (p = 0.077), TPE 0.0159 vs 0.0191 (p = 0.0126). (On the partial table of 147
+ * rows the evolution test gave p = 0.018, already failing.) Once the seed noise is in, 20 trials of 72 do not
+ * separate these strategies from random search here. The assertions below now pin that reported outcome: the
+ * direction (mean regret below random's) and the verdict (p ≥ α); the hypotheses and numbers above are unchanged.
+ * If the table or the simulator changes and a verdict flips, this test fails and BENCHMARKS.md's "Search quality"
+ * text must be revisited with it.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +48,7 @@ const table = unionTables(load('fashion-small.jsonl'), load('fashion-small-1seed
 
 const regrets = (s: AnyStrategy): number[] => Array.from({ length: SEEDS }, (_, seed) => simulate(s, fashionSpace, table, BUDGET, seed).regret[BUDGET - 1]!);
 
-describe(`pre-registered: strategies beat random search at ${BUDGET} trials on fashion-small (Welch, α = ${ALPHA}, ${SEEDS} seeds)`, () => {
+describe(`pre-registered (outcome: not supported): strategies beat random search at ${BUDGET} trials on fashion-small (Welch, α = ${ALPHA}, ${SEEDS} seeds)`, () => {
   it('the table covers the whole space', () => {
     expect(BigInt(table.size)).toBe(fashionSpace.size);
   });
@@ -48,10 +57,10 @@ describe(`pre-registered: strategies beat random search at ${BUDGET} trials on f
     ['regularized evolution (population 6, sample 3)', erase(regularizedEvolution({ population: 6, sample: 3 }))],
     ['TPE (5 start-up trials)', erase(tpe({ startup: 5 }))],
   ] as const) {
-    it(`${name} has a lower mean regret than random search`, () => {
+    it(`${name} has a lower mean regret than random search, but not significantly at α = ${ALPHA} (H1 not supported)`, () => {
       const w = welch(regrets(s), random);
       expect(w.meanA).toBeLessThan(w.meanB);
-      expect(w.pLess).toBeLessThan(ALPHA);
+      expect(w.pLess).toBeGreaterThanOrEqual(ALPHA);
     });
   }
 });

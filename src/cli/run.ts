@@ -23,7 +23,7 @@ import { adapterKind } from '../compile/kernels/tiles.ts';
 import { lower } from '../compile/lower.ts';
 import type { Mode, Program } from '../compile/program.ts';
 import { type Architecture, type Graph, type Rng, apply, architectureFromJson, exportArchitecture, firstArchitecture, nextFloat, searchSpace, seedRng, showShape } from '../ir/index.ts';
-import { bufferLimitError } from '../runtime/buffer-limits.ts';
+import { bufferLimitError, bytesText } from '../runtime/buffer-limits.ts';
 import { acquireDevice, type Gpu } from '../runtime/device.ts';
 import { type ChoiceInput, Executable } from '../runtime/execute.ts';
 import { initParams } from '../runtime/params.ts';
@@ -98,16 +98,7 @@ export const programMemory = (p: Program): ProgramMemory => {
 };
 
 /** Bytes in binary units, three significant digits or more: `812 B`, `3.52 KiB`, `37.1 MiB`, `1010 MiB`. */
-export const formatBytes = (n: number): string => {
-  const units = ['B', 'KiB', 'MiB', 'GiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v >= 100 ? v.toFixed(0) : v.toPrecision(3)} ${units[u]}`;
-};
+export const formatBytes = bytesText;
 
 /** Timings of a warm-up run and of the timed runs after it, in milliseconds. */
 export interface RunTimings {

@@ -85,3 +85,49 @@ export const startRedis = async (o: { readonly password?: string } = {}): Promis
     },
   };
 };
+
+/** A redis-server for one test file, with BullMQ connections and close actions undone at its end. */
+export interface RedisFixture {
+  /** The server (set by the file's beforeAll). */
+  readonly server: () => RedisServer;
+  /** A connection for BullMQ in the test, disconnected at the end (BullMQ's close leaves a given connection open). */
+  readonly conn: () => Redis;
+  /** Close actions run (last first) at the end, before the connections and the server stop. */
+  readonly closers: (() => Promise<unknown>)[];
+}
+
+/**
+ * Registers beforeAll/afterAll hooks (vitest's, passed in) that start a redis-server on a free loopback port and,
+ * at the end, run the closers, disconnect every connection from `conn()` and stop the server.
+ *
+ * @example
+ * const fx = redisFixture(beforeAll, afterAll);
+ * it('…', async () => { const q = new Queue('q', { connection: fx.conn() }); fx.closers.push(() => q.close()); });
+ */
+export const redisFixture = (before: (fn: () => Promise<void>) => void, after: (fn: () => Promise<void>) => void): RedisFixture => {
+  let redis: RedisServer | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  const opened: Redis[] = [];
+  before(async () => {
+    redis = await startRedis();
+  });
+  after(async () => {
+    for (const c of closers.reverse()) await c();
+    for (const r of opened) r.disconnect();
+    await redis?.stop();
+  });
+  const server = (): RedisServer => {
+    if (redis === undefined) throw new Error('redisFixture: the server is not started yet (use it inside tests)');
+    return redis;
+  };
+  return {
+    server,
+    conn: () => {
+      const r = new Redis(server().url, { maxRetriesPerRequest: null });
+      r.on('error', () => undefined);
+      opened.push(r);
+      return r;
+    },
+    closers,
+  };
+};

@@ -13,26 +13,10 @@ import type { TrialRecord } from '../../../src/runtime/experiment-log.ts';
 import { type QueueController, queueController } from '../../../src/runtime/queue/controller.ts';
 import { type ResultMessage, type TrialJob, resultsQueueName, stopKey, trialJobCodec, trialJobId } from '../../../src/runtime/queue/protocol.ts';
 import type { SearchEvent, TrialContext } from '../../../src/runtime/trials.ts';
-import { type RedisServer, startRedis } from '../../support/redis-server.ts';
+import { redisFixture } from '../../support/redis-server.ts';
 
-let redis: RedisServer;
-const closers: (() => Promise<unknown>)[] = [];
-const opened: Redis[] = [];
-/** A connection for BullMQ in the test, disconnected at the end (BullMQ's close leaves a given connection open). */
-const conn = (): Redis => {
-  const r = new Redis(redis.url, { maxRetriesPerRequest: null });
-  r.on('error', () => undefined);
-  opened.push(r);
-  return r;
-};
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  for (const r of opened) r.disconnect();
-  await redis?.stop();
-});
+const fx = redisFixture(beforeAll, afterAll);
+const { conn, closers } = fx;
 
 const JOB = {
   model: 'tiny.ts',
@@ -44,7 +28,7 @@ const JOB = {
 
 const controller = (queueName: string, key: string, more: { recorded?: number[]; known?: number[] } = {}): { c: QueueController; warnings: string[] } => {
   const warnings: string[] = [];
-  const c = queueController({ url: redis.url, queueName, key, job: JOB, recorded: more.recorded ?? [], known: more.known ?? [], warn: (m) => warnings.push(m), lockDurationMs: 2000 });
+  const c = queueController({ url: fx.server().url, queueName, key, job: JOB, recorded: more.recorded ?? [], known: more.known ?? [], warn: (m) => warnings.push(m), lockDurationMs: 2000 });
   closers.push(() => c.close());
   return { c, warnings };
 };

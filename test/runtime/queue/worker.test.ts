@@ -18,7 +18,7 @@ import { loadModel } from '../../../src/runtime/load-model.ts';
 import { type DataSettings, type ResultMessage, type TrialJob, dataHash, resultsQueueName, sha256, stopKey, trialJobId } from '../../../src/runtime/queue/protocol.ts';
 import { type TrialWorker, loadTrialData, startTrialWorker } from '../../../src/runtime/queue/worker.ts';
 import { describeGpu } from '../../gpu.ts';
-import { type RedisServer, startRedis } from '../../support/redis-server.ts';
+import { redisFixture } from '../../support/redis-server.ts';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const dir = mkdtempSync(join(tmpdir(), 'nasgraph-qworker-'));
@@ -33,25 +33,12 @@ export default defineModel({ name: 'tiny', input: [1, 6, 6], layer: block((ctx, 
 `,
 );
 
-let redis: RedisServer;
-const closers: (() => Promise<unknown>)[] = [];
-const opened: Redis[] = [];
-/** A connection for BullMQ in the test, disconnected at the end (BullMQ's close leaves a given connection open). */
-const conn = (): Redis => {
-  const r = new Redis(redis.url, { maxRetriesPerRequest: null });
-  r.on('error', () => undefined);
-  opened.push(r);
-  return r;
-};
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterAll(async () => {
-  for (const c of closers.reverse()) await c();
-  for (const r of opened) r.disconnect();
-  await redis?.stop();
+// Registered first so that it runs last (vitest runs after-hooks as a stack): after the workers and Redis are closed.
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
+const fx = redisFixture(beforeAll, afterAll);
+const { conn, closers } = fx;
 
 const KEY = 'wk';
 const QUEUE = 'wq';
@@ -104,7 +91,7 @@ await describeGpu('the trial worker (in process)', (gpu) => {
       },
       { connection: conn() },
     );
-    worker = startTrialWorker({ url: redis.url, queueName: QUEUE, gpu, concurrency: 1, name: 'test-worker', stopPollMs: 100, refusalDelayMs: 60_000, log: (l) => lines.push(l), warn: (l) => warnings.push(l) });
+    worker = startTrialWorker({ url: fx.server().url, queueName: QUEUE, gpu, concurrency: 1, name: 'test-worker', stopPollMs: 100, refusalDelayMs: 60_000, log: (l) => lines.push(l), warn: (l) => warnings.push(l) });
     closers.push(
       () => worker.close(true),
       () => results.close(true),
